@@ -1,0 +1,122 @@
+// swift-tools-version:6.1
+// KubeEdge in Swift: one small executable per KubeEdge module, talking only over a local MQTT bus.
+import PackageDescription
+
+// Every service is a library target (its logic, importable by tests) plus a thin executable named after its
+// folder. `deps` names only the shared modules the service really uses, so that each binary links no more than
+// it needs (memory is a product goal: see docs/performance.md).
+struct ServiceSpec {
+    let folder: String      // services/<folder>, also the executable's name
+    let module: String      // the library target
+    let deps: [Target.Dependency]
+}
+
+let serviceKit: [Target.Dependency] = ["ServiceKit", "Bus", "EdgeProtocol"]
+
+let services: [ServiceSpec] = [
+    // edge
+    .init(folder: "hub", module: "HubService", deps: serviceKit),
+    .init(folder: "meta", module: "MetaService", deps: serviceKit),
+    .init(folder: "twin", module: "TwinService", deps: serviceKit),
+    .init(folder: "eventbus", module: "EventBusService", deps: serviceKit),
+    .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
+    .init(folder: "edged", module: "EdgedService", deps: serviceKit),
+    .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit),
+    .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
+    .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
+    // cloud
+    .init(folder: "cloudhub", module: "CloudHubService", deps: serviceKit),
+    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit),
+    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit),
+    .init(folder: "apiserver", module: "APIServerService", deps: serviceKit),
+]
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+var targets: [Target] = [
+    // KubeEdge wire types: the beehive envelope, raw JSON, topic strings. Pure Swift, no Foundation.
+    .target(name: "EdgeProtocol", path: "shared/EdgeProtocol", swiftSettings: swiftSettings),
+    // libmosquitto, through pkg-config.
+    .systemLibrary(
+        name: "CMosquitto", path: "shared/CMosquitto", pkgConfig: "libmosquitto",
+        providers: [.apt(["libmosquitto-dev"])]),
+    // The bus client: libmosquitto behind a small Swift 6 wrapper. No Foundation.
+    .target(
+        name: "Bus",
+        dependencies: [
+            "CMosquitto", "EdgeProtocol",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "shared/Bus", swiftSettings: swiftSettings),
+    // What every service shares: base flags, YAML config, logging, lifecycle, presence on the bus.
+    .target(
+        name: "ServiceKit",
+        dependencies: [
+            "Bus", "EdgeProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ],
+        path: "shared/ServiceKit", swiftSettings: swiftSettings),
+    // A small command-line bus client used by tests (a subscriber process to SIGKILL) and by people.
+    .executableTarget(
+        name: "kebus",
+        dependencies: [
+            "Bus", "EdgeProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/Tools/kebus", swiftSettings: swiftSettings),
+    // Benchmarks: `swift run -c release bench --help`. Figures go to docs/performance.md.
+    .executableTarget(
+        name: "bench",
+        dependencies: [
+            "Bus", "EdgeProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Benchmarks/bench", swiftSettings: swiftSettings),
+    .target(
+        name: "TestSupport",
+        dependencies: ["Bus", "EdgeProtocol", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/TestSupport", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "EdgeProtocolTests", dependencies: ["EdgeProtocol"],
+        path: "Tests/EdgeProtocolTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "BusTests",
+        dependencies: ["Bus", "EdgeProtocol", "TestSupport", "kebus"],
+        path: "Tests/BusTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "ServiceTests",
+        dependencies: ["ServiceKit", "Bus", "EdgeProtocol", "TestSupport"] + services.map { .target(name: $0.folder) },
+        path: "Tests/ServiceTests", swiftSettings: swiftSettings),
+]
+
+for service in services {
+    targets.append(.target(
+        name: service.module, dependencies: service.deps,
+        path: "services/\(service.folder)/Sources/\(service.module)", swiftSettings: swiftSettings))
+    targets.append(.executableTarget(
+        name: service.folder, dependencies: [.target(name: service.module), "ServiceKit"],
+        path: "services/\(service.folder)/Sources/main", swiftSettings: swiftSettings))
+}
+
+let package = Package(
+    name: "kubeedge-swift",
+    platforms: [.macOS(.v15)],
+    products: services.map { .executable(name: $0.folder, targets: [$0.folder]) } + [
+        .executable(name: "kebus", targets: ["kebus"]),
+        .executable(name: "bench", targets: ["bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: targets
+)

@@ -1,0 +1,87 @@
+import Bus
+import EdgeProtocol
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+let allServices = [
+    "hub", "meta", "twin", "eventbus", "servicebus", "edged", "mapper-modbus", "mapper-opcua", "mapper-ble",
+    "cloudhub", "edgecontroller", "devicecontroller", "apiserver",
+]
+
+@Suite("Service binaries", .timeLimit(.minutes(2)))
+struct ServiceBinaryTests {
+    @Test("every service starts, reports online, and exits 0 within 2 s of SIGTERM, leaving 'offline'")
+    func startAndStop() async throws {
+        let broker = try await Broker()
+        let watcher = try BusClient(
+            BusConfiguration(endpoint: try BusEndpoint(parsing: broker.address), clientID: "status-watcher"),
+            logger: Logger(label: "watcher"))
+        try watcher.start()
+        try await watcher.waitUntilConnected()
+        try await watcher.subscribe([Topics.statusAll])
+        let statuses = StatusBoard(watcher)
+
+        let dataRoot = try TemporaryDirectory.make(prefix: "services")
+        defer { try? FileManager.default.removeItem(at: dataRoot) }
+        var processes: [String: ChildProcess] = [:]
+        for name in allServices {
+            processes[name] = try ChildProcess(try Executables.product(name), [
+                "--broker", broker.address, "--node-name", "test-node",
+                "--data-dir", dataRoot.appendingPathComponent(name).path,
+            ])
+        }
+        for name in allServices {
+            try await statuses.wait(for: name, to: Presence.online)
+        }
+        for name in allServices { processes[name]?.signal(SIGTERM) }
+        for name in allServices {
+            let process = try #require(processes[name])
+            let status = await process.waitForExit(timeout: 2)
+            #expect(status == 0, "\(name) did not exit 0 within 2 s of SIGTERM; output:\n\(process.allOutput)")
+        }
+        for name in allServices {
+            try await statuses.wait(for: name, to: Presence.offline)
+        }
+        await watcher.close()
+    }
+
+    @Test("a placeholder's --help says it is not built yet")
+    func placeholderHelp() async throws {
+        let process = try ChildProcess(try Executables.product("mapper-ble"), ["--help"])
+        #expect(await process.waitForExit(timeout: 10) == 0)
+        #expect(process.allOutput.contains("Not built yet"))
+        #expect(process.allOutput.contains("--broker"))
+        #expect(process.allOutput.contains("--node-name"))
+    }
+
+    @Test("a bad flag or config file fails with a clear message and a non-zero exit")
+    func badConfiguration() async throws {
+        let process = try ChildProcess(try Executables.product("hub"), ["--log-level", "loud"])
+        #expect(await process.waitForExit(timeout: 10) != 0)
+        #expect(process.allOutput.contains("unknown log level 'loud'"))
+    }
+}
+
+/// The latest retained status of each service, from the watcher's subscription.
+final class StatusBoard: Sendable {
+    private let latest = Watched<[String: String]>([:])
+    private let task: Task<Void, Never>
+
+    init(_ client: BusClient) {
+        let latest = self.latest
+        task = Task {
+            for await message in client.messages {
+                let service = String(message.topic.split(separator: "/").last ?? "")
+                latest.update { $0[service] = message.text }
+            }
+        }
+    }
+
+    deinit { task.cancel() }
+
+    func wait(for service: String, to status: String, timeout: Double = 10) async throws {
+        try await latest.wait(timeout: timeout, "status '\(status)' of \(service)") { $0[service] == status }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A private mosquitto on a free loopback port (and optionally a unix socket), with persistence in its own temporary
+/// directory. Tests start one each, so they can run in parallel and never touch a system broker.
+public final class Broker: Sendable {
+    public let port: Int
+    public let directory: URL
+    public let socketPath: String?
+    private let configPath: URL
+    private let process = Watched<ChildProcess?>(nil)
+
+    public var address: String { "127.0.0.1:\(port)" }
+
+    /// - Parameters:
+    ///   - unixSocket: also listen on a unix socket in the broker's directory.
+    ///   - maxQueuedMessages: mosquitto's per-client queue limit (0 = unlimited, as our shipped configs set).
+    ///   - extraConfig: more mosquitto.conf lines (e.g. TLS listeners).
+    public init(unixSocket: Bool = false, maxQueuedMessages: Int = 0, extraConfig: String = "") async throws {
+        directory = try TemporaryDirectory.make(prefix: "broker")
+        port = try FreePort.next()
+        socketPath = unixSocket ? directory.appendingPathComponent("mqtt.sock").path : nil
+        configPath = directory.appendingPathComponent("mosquitto.conf")
+        var config = """
+            user root
+            per_listener_settings false
+            allow_anonymous true
+            persistence true
+            persistence_location \(directory.path)/
+            autosave_interval 30
+            log_dest stderr
+            log_type error
+            log_type warning
+            log_type notice
+            log_type information
+            max_queued_messages \(maxQueuedMessages)
+            max_inflight_messages 100
+            listener \(port) 127.0.0.1
+
+            """
+        if let socketPath { config += "listener 0 \(socketPath)\n" }
+        config += extraConfig
+        try config.write(to: configPath, atomically: true, encoding: .utf8)
+        try await start()
+    }
+
+    deinit {
+        process.value?.signal(SIGKILL)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Starts the broker and waits (for its "running" log line) until it accepts connections.
+    public func start() async throws {
+        let child = try ChildProcess(try Executables.which("mosquitto"), ["-c", configPath.path])
+        process.update { $0 = child }
+        try await child.waitForLine(containing: " running", timeout: 10)
+    }
+
+    /// SIGTERM (mosquitto saves its persistence file) and waits for the exit.
+    public func stop() async {
+        guard let child = process.value else { return }
+        child.signal(SIGTERM)
+        _ = await child.waitForExit(timeout: 10)
+        process.update { $0 = nil }
+    }
+
+    /// SIGKILL: nothing saved.
+    public func kill() async {
+        guard let child = process.value else { return }
+        child.signal(SIGKILL)
+        _ = await child.waitForExit(timeout: 10)
+        process.update { $0 = nil }
+    }
+
+    public func restart() async throws {
+        await stop()
+        try await start()
+    }
+
+    /// What the broker has logged so far.
+    public var log: String { process.value?.allOutput ?? "" }
+}
+
+public enum TemporaryDirectory {
+    public static func make(prefix: String) throws -> URL {
+        let base = URL(fileURLWithPath: NSTemporaryDirectory())
+        let url = base.appendingPathComponent("kubeedge-swift-\(prefix)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+public enum FreePort {
+    /// A loopback TCP port that was free a moment ago (bound to port 0 and released).
+    public static func next() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestSupportError("bind() failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+public enum Executables {
+    /// The directory holding this package's built executables (next to the test bundle).
+    public static var buildDirectory: URL {
+        URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    }
+
+    /// One of this package's executables (`hub`, `kebus`, ...).
+    public static func product(_ name: String) throws -> String {
+        let path = buildDirectory.appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestSupportError("executable \(name) not built at \(path)")
+        }
+        return path
+    }
+
+    /// A program on PATH (or in /usr/sbin, where Debian puts mosquitto).
+    public static func which(_ name: String) throws -> String {
+        let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/sbin:/usr/bin:/sbin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw TestSupportError("\(name) not found on PATH")
+    }
+}

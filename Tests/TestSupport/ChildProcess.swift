@@ -1,0 +1,86 @@
+import Foundation
+
+/// A child process whose standard output and error are collected line by line, so that a test can await a line
+/// (an event) instead of sleeping.
+public final class ChildProcess: @unchecked Sendable {
+    // @unchecked: `process` is configured before it starts and only read afterwards; output is `Watched`.
+    public let name: String
+    private let process = Process()
+    private let output = Watched(Output())
+    private let exited = Watched<Int32?>(nil)
+
+    struct Output: Sendable, CustomStringConvertible {
+        var lines: [String] = []
+        var partial = ""
+        var description: String { (lines + [partial]).joined(separator: "\n") }
+    }
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        name = URL(fileURLWithPath: executable).lastPathComponent
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                return
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            output.update { output in
+                output.partial += text
+                while let newline = output.partial.firstIndex(of: "\n") {
+                    output.lines.append(String(output.partial[..<newline]))
+                    output.partial = String(output.partial[output.partial.index(after: newline)...])
+                }
+            }
+        }
+        let exited = self.exited
+        process.terminationHandler = { process in
+            let status = process.terminationStatus
+            exited.update { $0 = status }
+        }
+        try Self.withSignalsUnblocked { try process.run() }
+    }
+
+    /// The test runner blocks SIGTERM, SIGINT and others, and a spawned child inherits the calling thread's mask, so
+    /// a broker or service started from a test would ignore SIGTERM. Unblock them around the spawn.
+    private static func withSignalsUnblocked(_ body: () throws -> Void) rethrows {
+        var unblock = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&unblock, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        try body()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var lines: [String] { output.value.lines }
+    public var allOutput: String { output.value.description }
+
+    /// Waits until a line containing `text` has been printed.
+    public func waitForLine(containing text: String, timeout: Double = 10) async throws {
+        try await output.wait(timeout: timeout, "\(name) line containing '\(text)'") { output in
+            output.lines.contains { $0.contains(text) }
+        }
+    }
+
+    public func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit; returns its exit status, or nil on timeout.
+    public func waitForExit(timeout: Double) async -> Int32? {
+        try? await exited.wait(timeout: timeout, "exit of \(name)") { $0 != nil }
+        return exited.value
+    }
+}

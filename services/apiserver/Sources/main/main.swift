@@ -1,0 +1,4 @@
+import APIServerService
+import ServiceKit
+
+await PlaceholderCommand<APIServer>.runAsRoot()

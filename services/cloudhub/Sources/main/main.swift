@@ -1,0 +1,4 @@
+import CloudHubService
+import ServiceKit
+
+await PlaceholderCommand<CloudHub>.runAsRoot()

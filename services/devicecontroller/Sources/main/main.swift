@@ -1,0 +1,4 @@
+import DeviceControllerService
+import ServiceKit
+
+await PlaceholderCommand<DeviceController>.runAsRoot()

@@ -1,0 +1,4 @@
+import EdgeControllerService
+import ServiceKit
+
+await PlaceholderCommand<EdgeController>.runAsRoot()

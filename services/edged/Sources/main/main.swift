@@ -1,0 +1,4 @@
+import EdgedService
+import ServiceKit
+
+await PlaceholderCommand<Edged>.runAsRoot()

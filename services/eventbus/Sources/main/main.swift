@@ -1,0 +1,4 @@
+import EventBusService
+import ServiceKit
+
+await PlaceholderCommand<EventBus>.runAsRoot()

@@ -1,0 +1,4 @@
+import HubService
+import ServiceKit
+
+await PlaceholderCommand<Hub>.runAsRoot()

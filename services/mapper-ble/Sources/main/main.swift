@@ -1,0 +1,4 @@
+import MapperBLEService
+import ServiceKit
+
+await PlaceholderCommand<MapperBLE>.runAsRoot()

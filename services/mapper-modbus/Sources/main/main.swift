@@ -1,0 +1,4 @@
+import MapperModbusService
+import ServiceKit
+
+await PlaceholderCommand<MapperModbus>.runAsRoot()

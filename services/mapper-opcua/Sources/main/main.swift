@@ -1,0 +1,4 @@
+import MapperOPCUAService
+import ServiceKit
+
+await PlaceholderCommand<MapperOPCUA>.runAsRoot()

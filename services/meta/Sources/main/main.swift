@@ -1,0 +1,4 @@
+import MetaService
+import ServiceKit
+
+await PlaceholderCommand<Meta>.runAsRoot()

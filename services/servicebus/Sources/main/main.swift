@@ -1,0 +1,4 @@
+import ServiceBusService
+import ServiceKit
+
+await PlaceholderCommand<ServiceBus>.runAsRoot()

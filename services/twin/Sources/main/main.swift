@@ -1,0 +1,4 @@
+import TwinService
+import ServiceKit
+
+await PlaceholderCommand<Twin>.runAsRoot()

@@ -1,0 +1,84 @@
+/// Every topic of the two buses, in one place. docs/bus.md documents each one (producer, consumers, payload, QoS,
+/// retained) and must change with this file.
+///
+/// Our own module-to-module topics start with `ke/`; the device and app topics are KubeEdge's (`$hw/events/...`,
+/// `SYS/dis/upload_records`) so that existing KubeEdge mappers and apps work unchanged.
+public enum Topics {
+    // MARK: both buses
+
+    /// Retained presence of a service: `online` / `offline` (also the last will).
+    public static func status(service: String) -> String { "ke/status/\(service)" }
+    public static let statusAll = "ke/status/+"
+
+    // MARK: edge bus: hub ⇄ modules
+
+    /// Cloud messages routed by hub to an edge module (`meta`, `twin`, `eventbus`, `servicebus`), as KubeEdge's
+    /// edgehub routes them by group: resource/func → meta, twin → twin, user (router_eventbus) → eventbus,
+    /// user (router_servicebus) → servicebus. Payload: envelope.
+    public static func down(module: String) -> String { "ke/down/\(module)" }
+    /// Messages any edge module sends to the cloud; hub forwards them over the link. Payload: envelope.
+    public static let up = "ke/up"
+    /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
+    public static let hubLink = "ke/hub/link"
+
+    // MARK: cloud bus: cloudhub ⇄ cloud modules
+
+    /// Messages a cloud module sends to one node; cloudhub delivers them over that node's link. Payload: envelope
+    /// whose `route.resource` is the wire resource (without KubeEdge's `node/{id}/` prefix).
+    public static func toNode(_ node: String) -> String { "ke/node/\(node)/down" }
+    public static let toAnyNode = "ke/node/+/down"
+    /// Messages from one node for a cloud module (`edgecontroller`, `devicecontroller`, `router`,
+    /// `dynamiccontroller`), chosen as KubeEdge's cloudhub dispatches upstream traffic. Payload: envelope.
+    public static func fromNode(_ node: String, module: String) -> String { "ke/node/\(node)/up/\(module)" }
+    public static func fromAnyNode(module: String) -> String { "ke/node/+/up/\(module)" }
+    /// Retained state of one node's link as cloudhub sees it: `connected` / `disconnected`.
+    public static func nodeLink(_ node: String) -> String { "ke/node/\(node)/link" }
+    public static let anyNodeLink = "ke/node/+/link"
+
+    // MARK: edge bus: KubeEdge device and app topics (§6, §7 of the wire reference)
+
+    public enum Device {
+        public static let prefix = "$hw/events/device/"
+        public static func twinUpdate(_ device: String) -> String { "$hw/events/device/\(device)/twin/update" }
+        public static func twinUpdateResult(_ device: String) -> String {
+            "$hw/events/device/\(device)/twin/update/result"
+        }
+        public static func twinUpdateDelta(_ device: String) -> String {
+            "$hw/events/device/\(device)/twin/update/delta"
+        }
+        public static func twinUpdateDocument(_ device: String) -> String {
+            "$hw/events/device/\(device)/twin/update/document"
+        }
+        public static func twinGet(_ device: String) -> String { "$hw/events/device/\(device)/twin/get" }
+        public static func twinGetResult(_ device: String) -> String { "$hw/events/device/\(device)/twin/get/result" }
+        public static func twinCloudUpdated(_ device: String) -> String {
+            "$hw/events/device/\(device)/twin/cloud_updated"
+        }
+        public static func stateUpdate(_ device: String) -> String { "$hw/events/device/\(device)/state/update" }
+        public static func stateUpdateResult(_ device: String) -> String {
+            "$hw/events/device/\(device)/state/update/result"
+        }
+        public static func updated(_ device: String) -> String { "$hw/events/device/\(device)/updated" }
+    }
+
+    public enum Node {
+        public static func membershipGet(_ node: String) -> String { "$hw/events/node/\(node)/membership/get" }
+        public static func membershipGetResult(_ node: String) -> String {
+            "$hw/events/node/\(node)/membership/get/result"
+        }
+        public static func membershipUpdated(_ node: String) -> String {
+            "$hw/events/node/\(node)/membership/updated"
+        }
+    }
+
+    /// The subscriptions KubeEdge's eventbus makes on the device broker (wire reference §6.2).
+    public static let eventBusSubscriptions = [
+        "$hw/events/upload/#",
+        "$hw/events/device/+/state/update",
+        "$hw/events/device/+/twin/+",
+        "$hw/events/node/+/membership/get",
+        uploadRecords,
+        "+/user/#",
+    ]
+    public static let uploadRecords = "SYS/dis/upload_records"
+}
