@@ -34,6 +34,7 @@ public final class Broker: Sendable {
             log_type information
             max_queued_messages \(maxQueuedMessages)
             max_inflight_messages 100
+            set_tcp_nodelay true
             listener \(port) 127.0.0.1
 
             """

@@ -364,6 +364,8 @@ public final class BusClient: Sendable {
         try check(mosquitto_threaded_set(handle, true), "threaded mode")
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "protocol version")
         try check(mosquitto_max_inflight_messages_set(handle, UInt32(max(1, configuration.maxInflight))), "inflight")
+        // Small request/reply messages otherwise wait for Nagle + delayed ACK (~40 ms per hop).
+        try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
         if let user = configuration.username {
             try check(mosquitto_username_pw_set(handle, user, configuration.password), "username/password")
         }
@@ -641,14 +643,19 @@ private final class NetworkThread: Sendable {
 
     private func run() {
         var attempt = 0
+        var loopsSinceStop = 0
         var rc = client.connectFirst(host: host, port: port, keepAlive: keepAlive)
         while true {
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 attempt = 0
                 rc = client.loopOnce()
                 client.flushHeld()
-                // After a clean DISCONNECT libmosquitto closes the socket; then we are done.
-                if stopping && (!client.hasSocket || rc != MOSQ_ERR_SUCCESS.rawValue) { break }
+                // After a clean DISCONNECT libmosquitto closes the socket; then we are done. A broker that never
+                // takes the DISCONNECT gets about a second (each loop waits at most 100 ms).
+                if stopping {
+                    loopsSinceStop += 1
+                    if !client.hasSocket || rc != MOSQ_ERR_SUCCESS.rawValue || loopsSinceStop > 10 { break }
+                }
                 if rc == MOSQ_ERR_SUCCESS.rawValue { continue }
             }
             if stopping || client.closing { break }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (release build) against a private mosquitto on a free loopback port, with mosquitto_pub /
+# mosquitto_sub on the same broker for comparison, and measures the idle memory of every service.
+# Output is the material for docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh >/dev/null
+swift build -c release --product bench >/dev/null
+swift build -c release >/dev/null
+BIN="$(swift build -c release --show-bin-path)"
+
+WORK="$(mktemp -d -t kubeedge-swift-bench.XXXXXX)"
+PIDS=()
+# Services first (they say offline through the broker), the broker last.
+cleanup() { for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; wait "${PIDS[$i]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$WORK/mosquitto.conf" <<CONF
+$( [ "$(id -u)" -eq 0 ] && echo "user root" )
+allow_anonymous true
+max_queued_messages 0
+max_inflight_messages 100
+set_tcp_nodelay true
+listener $PORT 127.0.0.1
+CONF
+mosquitto -c "$WORK/mosquitto.conf" > "$WORK/broker.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+
+echo "## $(date -u +%F) on $(nproc) cores; mosquitto $(mosquitto -h | head -1 | awk '{print $3}')"
+"$BIN/bench" bus --broker "127.0.0.1:$PORT"
+"$BIN/bench" envelope
+
+# The same one-way runs with the mosquitto clients (one mosquitto_pub -l publisher, one mosquitto_sub -C subscriber).
+N=20000
+PAYLOAD=$(head -c 200 /dev/zero | tr '\0' x)
+for qos in 0 1; do
+  awk -v n=$N -v p="$PAYLOAD" 'BEGIN{for(i=0;i<n;i++)print p}' > "$WORK/lines"
+  mosquitto_sub -p "$PORT" -q $qos -t "cmp/$qos" -C $N > /dev/null & SUB=$!
+  sleep 0.3   # mosquitto_sub prints nothing when subscribed; give it a moment (tooling run, not a test)
+  start=$(date +%s.%N)
+  mosquitto_pub -p "$PORT" -q $qos -t "cmp/$qos" -l < "$WORK/lines"
+  wait $SUB
+  end=$(date +%s.%N)
+  echo "mosquitto_pub -l → mosquitto_sub (QoS $qos, 200 B, $N messages): $(python3 -c "print(round($N/($end-$start)))") msg/s"
+done
+
+# Idle memory of every service (release build), each connected to the broker.
+echo
+echo "| service | VmRSS (kB) | Pss (kB) | Private (kB) |"
+echo "|---|---|---|---|"
+declare -A SVC
+for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller apiserver; do
+  "$BIN/$name" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/$name" --log-level warning & SVC[$name]=$!; PIDS+=(${SVC[$name]})
+done
+wait_online() {  # port count: until that many services report `online` on ke/status/+ (bounded)
+  local deadline=$((SECONDS + 30)) n
+  while (( SECONDS < deadline )); do
+    n=$(mosquitto_sub -p "$1" -t 'ke/status/+' -v -W 1 2>/dev/null | grep -c ' online$' || true)
+    [ "$n" -ge "$2" ] && return 0
+  done
+  return 1
+}
+wait_online "$PORT" 13 || { echo "bench: not every service came online" >&2; exit 1; }
+sleep 2   # let them settle into idle (tooling run, not a test)
+for name in "${!SVC[@]}"; do
+  pid=${SVC[$name]}
+  rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+  pss=$(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup)
+  priv=$(awk '/^Private_(Clean|Dirty):/{s+=$2} END{print s}' /proc/$pid/smaps_rollup)
+  echo "| $name | $rss | $pss | $priv |"
+done | sort > "$WORK/memory"
+cat "$WORK/memory"
+awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 13** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
+edge='hub|meta|twin|eventbus|servicebus|edged|mapper-modbus|mapper-opcua|mapper-ble'
+grep -E "^\| ($edge) \|" "$WORK/memory" | awk -F'|' '{pss+=$4} END{printf "\nEdge stack (9 services) Pss sum: %.1f MB\n", pss/1024}'

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole system on this host: the cloud bus and the edge bus (two mosquittos), the cloud
+# services and the edge services of one edge node. Ctrl-C (or SIGTERM) stops everything cleanly.
+#
+#   EDGE_PORT / CLOUD_PORT   broker ports (default 1883 / 11883, or free ones if taken)
+#   NODE_NAME                the edge node's name (default edge-node-1)
+#   RUN_DIR                  state and logs (default ./run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+swift build -c release
+BIN="$(swift build -c release --show-bin-path)"
+
+RUN_DIR="${RUN_DIR:-$PWD/run}"
+NODE_NAME="${NODE_NAME:-edge-node-1}"
+mkdir -p "$RUN_DIR/logs" "$RUN_DIR/data"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+EDGE_PORT="${EDGE_PORT:-1883}";   port_free "$EDGE_PORT"  || EDGE_PORT="$(free_port)"
+CLOUD_PORT="${CLOUD_PORT:-11883}"; port_free "$CLOUD_PORT" || CLOUD_PORT="$(free_port)"
+
+PIDS=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo; echo "up: stopping"
+  # Services first (they announce offline on the bus), brokers last.
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  exit 0
+}
+trap stop_all INT TERM EXIT
+
+# The shipped broker configs, with ports and paths moved under $RUN_DIR.
+broker() {  # side port
+  local side=$1 port=$2 conf="$RUN_DIR/mosquitto-$1.conf"
+  mkdir -p "$RUN_DIR/data/mosquitto-$side"
+  sed -e "s#/var/lib/kubeedge-swift/#$RUN_DIR/data/#g" -e "s#/run/kubeedge-swift/#$RUN_DIR/#g" \
+      -e "s#^listener [0-9]\+ 127.0.0.1#listener $port 127.0.0.1#" \
+      -e "s#^user mosquitto#user $(id -un)#" \
+      "compose/mosquitto/$side.conf" > "$conf"
+  mosquitto -c "$conf" > "$RUN_DIR/logs/mosquitto-$side.log" 2>&1 & PIDS+=($!)
+  for _ in $(seq 200); do port_free "$port" || return 0; sleep 0.05; done
+  echo "up: mosquitto ($side) did not start; see $RUN_DIR/logs/mosquitto-$side.log" >&2; exit 1
+}
+broker cloud "$CLOUD_PORT"
+broker edge "$EDGE_PORT"
+
+service() {  # name broker-port
+  local name=$1 port=$2
+  "$BIN/$name" --broker "127.0.0.1:$port" --node-name "$3" --data-dir "$RUN_DIR/data/$name" \
+      > "$RUN_DIR/logs/$name.log" 2>&1 & PIDS+=($!)
+}
+for name in apiserver cloudhub edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
+for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble; do
+  service "$name" "$EDGE_PORT" "$NODE_NAME"
+done
+
+# Wait until every service has said `online` on its bus.
+wait_online() {  # port count: until that many services report `online` on ke/status/+ (bounded)
+  local deadline=$((SECONDS + 30)) n
+  while (( SECONDS < deadline )); do
+    n=$(mosquitto_sub -p "$1" -t 'ke/status/+' -v -W 1 2>/dev/null | grep -c ' online$' || true)
+    [ "$n" -ge "$2" ] && return 0
+  done
+  return 1
+}
+wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" 9 || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }
+
+cat <<MSG
+up: running. Cloud bus 127.0.0.1:$CLOUD_PORT, edge bus 127.0.0.1:$EDGE_PORT (node $NODE_NAME); logs in $RUN_DIR/logs.
+    Watch everything:  mosquitto_sub -p $EDGE_PORT -t '#' -v     (edge)
+                       mosquitto_sub -p $CLOUD_PORT -t '#' -v    (cloud)
+    Who is alive:      mosquitto_sub -p $EDGE_PORT -t 'ke/status/+' -v
+    Stop:              Ctrl-C
+MSG
+# Stay up until a signal arrives or a process dies.
+wait -n "${PIDS[@]}" || true
+echo "up: a process exited; see $RUN_DIR/logs" >&2
