@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
+source scripts/lib.sh
 swift build -c release --product bench >/dev/null
 swift build -c release >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
@@ -14,7 +15,7 @@ PIDS=()
 # Services first (they say offline through the broker), the broker last.
 cleanup() { for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill "${PIDS[$i]}" 2>/dev/null || true; wait "${PIDS[$i]}" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 cat > "$WORK/mosquitto.conf" <<CONF
 $( [ "$(id -u)" -eq 0 ] && echo "user root" )
 allow_anonymous true
@@ -24,7 +25,7 @@ set_tcp_nodelay true
 listener $PORT 127.0.0.1
 CONF
 mosquitto -c "$WORK/mosquitto.conf" > "$WORK/broker.log" 2>&1 & PIDS+=($!)
-for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 200); do port_free "$PORT" || break; sleep 0.05; done
 
 echo "## $(date -u +%F) on $(nproc) cores; mosquitto $(mosquitto -h | head -1 | awk '{print $3}')"
 "$BIN/bench" bus --broker "127.0.0.1:$PORT"
@@ -52,14 +53,6 @@ declare -A SVC
 for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller apiserver; do
   "$BIN/$name" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/$name" --log-level warning & SVC[$name]=$!; PIDS+=(${SVC[$name]})
 done
-wait_online() {  # port count: until that many services report `online` on ke/status/+ (bounded)
-  local deadline=$((SECONDS + 30)) n
-  while (( SECONDS < deadline )); do
-    n=$(mosquitto_sub -p "$1" -t 'ke/status/+' -v -W 1 2>/dev/null | grep -c ' online$' || true)
-    [ "$n" -ge "$2" ] && return 0
-  done
-  return 1
-}
 wait_online "$PORT" 13 || { echo "bench: not every service came online" >&2; exit 1; }
 sleep 2   # let them settle into idle (tooling run, not a test)
 for name in "${!SVC[@]}"; do

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+source scripts/lib.sh
 swift build -c release
 BIN="$(swift build -c release --show-bin-path)"
 
@@ -15,8 +16,6 @@ RUN_DIR="${RUN_DIR:-$PWD/run}"
 NODE_NAME="${NODE_NAME:-edge-node-1}"
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/data"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 EDGE_PORT="${EDGE_PORT:-1883}";   port_free "$EDGE_PORT"  || EDGE_PORT="$(free_port)"
 CLOUD_PORT="${CLOUD_PORT:-11883}"; port_free "$CLOUD_PORT" || CLOUD_PORT="$(free_port)"
 
@@ -56,15 +55,6 @@ for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua m
   service "$name" "$EDGE_PORT" "$NODE_NAME"
 done
 
-# Wait until every service has said `online` on its bus.
-wait_online() {  # port count: until that many services report `online` on ke/status/+ (bounded)
-  local deadline=$((SECONDS + 30)) n
-  while (( SECONDS < deadline )); do
-    n=$(mosquitto_sub -p "$1" -t 'ke/status/+' -v -W 1 2>/dev/null | grep -c ' online$' || true)
-    [ "$n" -ge "$2" ] && return 0
-  done
-  return 1
-}
 wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" 9 || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }
 
 cat <<MSG
