@@ -12,10 +12,23 @@ struct ServiceSpec {
 }
 
 let serviceKit: [Target.Dependency] = ["ServiceKit", "Bus", "EdgeProtocol"]
+// hub and cloudhub: the link and the libraries its types come from.
+let link: [Target.Dependency] = serviceKit + [
+    "Link", "Store",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "Crypto", package: "swift-crypto"),
+    .product(name: "X509", package: "swift-certificates"),
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    .product(name: "Hummingbird", package: "hummingbird"),
+    .product(name: "HummingbirdTLS", package: "hummingbird"),
+    .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+    .product(name: "HTTPTypes", package: "swift-http-types"),
+]
 
 let services: [ServiceSpec] = [
     // edge
-    .init(folder: "hub", module: "HubService", deps: serviceKit),
+    .init(folder: "hub", module: "HubService", deps: link),
     .init(folder: "meta", module: "MetaService", deps: serviceKit),
     .init(folder: "twin", module: "TwinService", deps: serviceKit),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit),
@@ -25,10 +38,10 @@ let services: [ServiceSpec] = [
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
-    .init(folder: "cloudhub", module: "CloudHubService", deps: serviceKit),
+    .init(folder: "cloudhub", module: "CloudHubService", deps: link),
     .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit),
     .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit),
-    .init(folder: "apiserver", module: "APIServerService", deps: serviceKit),
+    .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + ["Store", "CSQLite"]),
 ]
 
 let swiftSettings: [SwiftSetting] = [
@@ -50,6 +63,30 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "shared/Bus", swiftSettings: swiftSettings),
+    // SQLite through pkg-config, and a small Swift wrapper over it (no Foundation).
+    .systemLibrary(
+        name: "CSQLite", path: "shared/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    .target(name: "Store", dependencies: ["CSQLite"], path: "shared/Store", swiftSettings: swiftSettings),
+    // The cloud⇄edge link: KubeEdge routing rules, PKI and join tokens, durable queues, websocket + TLS plumbing.
+    // Only hub and cloudhub link it (it brings NIO, hummingbird and swift-certificates).
+    .target(
+        name: "Link",
+        dependencies: [
+            "Bus", "EdgeProtocol", "Store",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        ],
+        path: "shared/Link", swiftSettings: swiftSettings),
     // What every service shares: base flags, YAML config, logging, lifecycle, presence on the bus.
     .target(
         name: "ServiceKit",
@@ -91,6 +128,14 @@ var targets: [Target] = [
         dependencies: ["Bus", "EdgeProtocol", "TestSupport", "kebus"],
         path: "Tests/BusTests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "APIServerStorageTests",
+        dependencies: ["APIServerService", "Store", "CSQLite", "EdgeProtocol"],
+        path: "Tests/APIServerStorageTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "LinkTests",
+        dependencies: link + ["TestSupport", "hub", "cloudhub"],
+        path: "Tests/LinkTests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "ServiceTests",
         dependencies: ["ServiceKit", "Bus", "EdgeProtocol", "TestSupport"] + services.map { .target(name: $0.folder) },
         path: "Tests/ServiceTests", swiftSettings: swiftSettings),
@@ -117,6 +162,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        // traits: [] keeps full Foundation out of hummingbird (docs/performance.md).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: targets
 )

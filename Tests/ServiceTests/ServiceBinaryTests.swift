@@ -25,12 +25,20 @@ struct ServiceBinaryTests {
 
         let dataRoot = try TemporaryDirectory.make(prefix: "services")
         defer { try? FileManager.default.removeItem(at: dataRoot) }
+        // Services that need more than the base flags get what lets them start with nothing else around: hub a
+        // cloud address where nobody listens (it keeps retrying), cloudhub free loopback ports.
+        let unreachable = try FreePort.next()
+        let extra: [String: [String]] = [
+            "hub": ["--cloud", "127.0.0.1:\(unreachable)", "--token", String(repeating: "0", count: 64) + ".a.b.c"],
+            "cloudhub": ["--websocket-port", "\(try FreePort.next())", "--https-port", "\(try FreePort.next())",
+                         "--bind-address", "127.0.0.1"],
+        ]
         var processes: [String: ChildProcess] = [:]
         for name in allServices {
             processes[name] = try ChildProcess(try Executables.product(name), [
                 "--broker", broker.address, "--node-name", "test-node",
                 "--data-dir", dataRoot.appendingPathComponent(name).path,
-            ])
+            ] + (extra[name] ?? []))
         }
         for name in allServices {
             try await statuses.wait(for: name, to: Presence.online)

@@ -34,8 +34,19 @@ public final class BusClient: Sendable {
     private let inbox: Inbox
     private let network = Mutex<NetworkThread?>(nil)
 
-    /// Every message received on our subscriptions (replies claimed by `request` excepted), in broker order.
+    /// Every message received on our subscriptions (replies claimed by `request` and messages taken by the intake
+    /// excepted), in broker order.
     public let messages: BusMessages
+
+    /// A synchronous handler that sees each received message on the network thread before anything else does.
+    public typealias Intake = @Sendable (BusMessage) -> Bool
+    // Boxed: a closure kept directly in a Mutex gains a reabstraction thunk on every `withLock` (seen growing the
+    // call stack per message in debug builds).
+    private final class IntakeBox: Sendable {
+        let handler: Intake
+        init(_ handler: @escaping Intake) { self.handler = handler }
+    }
+    private let intake = Mutex<IntakeBox?>(nil)
 
     private static let libraryInitialised: Bool = {
         mosquitto_lib_init()
@@ -137,6 +148,16 @@ public final class BusClient: Sendable {
         connectedWaiters.failAll(BusError.closed)
         drainedWaiters.resumeAll()
         roomWaiters.failAll(BusError.closed)
+    }
+
+    /// Installs the intake: called on the network thread for every received message, before the broker gets our
+    /// acknowledgement of it (libmosquitto queues the PUBACK and this thread writes it only after the callback
+    /// returns). A service that commits a message to its own store here therefore never loses it: if the process
+    /// dies first, the broker delivers it again. Return true when the message was taken (it then skips `messages`).
+    /// Keep it short and never wait on other tasks in it: it holds up all receiving.
+    public func setIntake(_ handler: @escaping Intake) {
+        let box = IntakeBox(handler)
+        intake.withLock { $0 = box }
     }
 
     /// Ends `messages` after the messages already received: for a graceful shutdown, so the service handles what it
@@ -483,6 +504,7 @@ public final class BusClient: Sendable {
         let payload: [UInt8] = count == 0 || raw.payload == nil
             ? [] : Array(UnsafeRawBufferPointer(start: raw.payload, count: count))
         let message = BusMessage(topic: topic, payload: payload, qos: raw.qos, retained: raw.retain)
+        if let intake = intake.withLock({ $0 }), intake.handler(message) { return }
         if claimAsReply(message) { return }
         inbox.push(message)
     }

@@ -38,7 +38,14 @@ struct ServiceBody: Service {
     let body: @Sendable (ServiceContext) async throws -> Void
 
     func run() async throws {
-        try await body(context)
+        do {
+            try await body(context)
+        } catch is CancellationError {
+            return  // cancelled because shutdown was asked for: a clean stop
+        } catch {
+            context.logger.critical("stopping: \(error)")
+            throw error
+        }
     }
 }
 
@@ -50,12 +57,23 @@ public enum ServiceRunner {
         _ identity: ServiceIdentity, options: BaseOptions,
         body: @escaping @Sendable (ServiceContext) async throws -> Void
     ) async throws {
+        try await run(identity, options: options, prepare: { $0 }, body: body)
+    }
+
+    /// As `run(_:options:body:)`, with `prepare` called before the bus connects: the place to install a bus intake,
+    /// so that messages the broker kept for this service's session are taken by it from the first one on.
+    public static func run<Prepared: Sendable>(
+        _ identity: ServiceIdentity, options: BaseOptions,
+        prepare: (ServiceContext) throws -> Prepared,
+        body: @escaping @Sendable (Prepared) async throws -> Void
+    ) async throws {
         let config = try ServiceConfig(identity: identity, options: options)
         LogSetup.bootstrap(level: config.logLevel)
         var logger = Logger(label: identity.name)
         logger[metadataKey: "node"] = "\(config.nodeName)"
         let bus = try BusClient(config.busConfiguration, logger: logger)
         let context = ServiceContext(config: config, bus: bus, logger: logger)
+        let prepared = try prepare(context)
         logger.info("starting", metadata: [
             "side": "\(identity.side.rawValue)", "broker": "\(config.broker)", "data_dir": "\(config.dataDir)",
         ])
@@ -64,7 +82,7 @@ public enum ServiceRunner {
             configuration: .init(
                 services: [
                     .init(service: BusConnection(bus: bus)),
-                    .init(service: ServiceBody(context: context, body: body),
+                    .init(service: ServiceBody(context: context) { _ in try await body(prepared) },
                           successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,6 +1,357 @@
+import ArgumentParser
+import Bus
+import Crypto
+import EdgeProtocol
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTLS
+import HummingbirdWebSocket
+import Link
+import Logging
+import NIOCore
+import NIOSSL
 import ServiceKit
+import Synchronization
+import X509
 
 public enum CloudHub: ServiceDescription {
     public static let identity = ServiceIdentity(name: "cloudhub", side: .cloud)
     public static let abstract = "Cloud: accepts edge nodes' websocket links (KubeEdge cloudhub)."
 }
+
+public struct CloudHubOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("advertise-address"), parsing: .singleValue,
+            help: "IP or DNS name put in the server certificate (repeatable, or comma-separated).")
+    public var advertiseAddress: [String] = []
+
+    @Option(name: .customLong("websocket-port"), help: "Port of the edges' websocket link (mutual TLS).")
+    public var websocketPort = 10000
+
+    @Option(name: .customLong("https-port"), help: "Port of the certificate service (/ca.crt, /edge.crt).")
+    public var httpsPort = 10002
+
+    @Option(name: .customLong("bind-address"), help: "Address both ports listen on.")
+    public var bindAddress = "0.0.0.0"
+
+    @Option(name: .customLong("keepalive-timeout"), help: "Seconds without a keepalive before a link is closed.")
+    public var keepaliveTimeout = 30
+
+    @Option(name: .customLong("token-ttl"), help: "Hours a join token stays valid.")
+    public var tokenTTLHours = 24
+
+    @Option(name: .customLong("outbox-limit"), help: "Messages kept per node while it is offline or slow.")
+    public var outboxLimit = 100_000
+
+    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
+    public var maxMessageSize = 16 << 20
+
+    public init() {}
+}
+
+public struct CloudHubCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "cloudhub", abstract: CloudHub.abstract,
+        discussion: """
+            Serves KubeEdge v1.15 edges (and our hub) on a mutual-TLS websocket, issues edge certificates from join \
+            tokens, and bridges every node's link to the cloud bus (docs/bus.md). The current join token is written \
+            to <data-dir>/token.
+            """)
+
+    @OptionGroup public var options: BaseOptions
+    @OptionGroup public var hub: CloudHubOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let hub = self.hub
+        try await ServiceRunner.run(CloudHub.identity, options: options, prepare: { context in
+            let server = try CloudHubServer(context: context, options: hub)
+            context.bus.setIntake { [server] message in server.takeDownstream(message) }
+            return server
+        }, body: { server in try await server.run() })
+    }
+}
+
+/// The cloudhub service: PKI, the certificate service, the websocket server, per-node sessions and outboxes.
+public final class CloudHubServer: Sendable {
+    let context: ServiceContext
+    let options: CloudHubOptions
+    let logger: Logger
+    let outbox: DurableQueue
+    let ca: CertificateAuthority
+    let sessions = Mutex<[String: NodeSession]>([:])
+    let recentUpstream = Mutex<[String: RecentIDs]>([:])
+
+    public init(context: ServiceContext, options: CloudHubOptions) throws {
+        self.context = context
+        self.options = options
+        self.logger = context.logger
+        try FileManager.default.createDirectory(atPath: context.config.dataDir, withIntermediateDirectories: true)
+        ca = try CertificateAuthority.loadOrCreate(in: context.config.dataDir + "/pki")
+        outbox = try DurableQueue(path: context.config.dataDir + "/outbox.db", limit: options.outboxLimit)
+    }
+
+    public func run() async throws {
+        let addresses = Self.addresses(options.advertiseAddress)
+        let serverKey = P256.Signing.PrivateKey()
+        let serverCertificate = try ca.issueServerCertificate(key: serverKey, addresses: addresses)
+        let token = ca.makeToken(expiresAt: Date().addingTimeInterval(Double(options.tokenTTLHours) * 3600))
+        let tokenPath = context.config.dataDir + "/token"
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath), options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
+        logger.notice("join token written to \(tokenPath) (valid \(options.tokenTTLHours) h): \(token)")
+        print("cloudhub: join token for edges (also in \(tokenPath)):\n\(token)")
+        fflush(nil)
+
+        try await context.bus.waitUntilConnected(timeout: .seconds(3600))
+        try await context.bus.subscribe([Topics.toAnyNode])
+
+        let certificateApp = try makeCertificateService(certificate: serverCertificate, key: serverKey)
+        let websocketApp = try makeWebSocketService(certificate: serverCertificate, key: serverKey)
+        logger.info("serving", metadata: [
+            "websocket": "\(options.bindAddress):\(options.websocketPort)",
+            "https": "\(options.bindAddress):\(options.httpsPort)", "san": "\(addresses)",
+        ])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await certificateApp.runService() }
+            group.addTask { try await websocketApp.runService() }
+            group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static func addresses(_ flags: [String]) -> [String] {
+        let given = flags.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+        return given.isEmpty ? ["127.0.0.1", "localhost"] : given
+    }
+
+    // MARK: downstream: cloud bus → outbox → node
+
+    /// Every message for a node is committed to its outbox before the broker learns we have it (bus intake).
+    func takeDownstream(_ message: BusMessage) -> Bool {
+        let parts = message.topic.split(separator: "/")
+        guard parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "down" else { return false }
+        let node = String(parts[2])
+        let envelope: Message
+        do {
+            envelope = try MessageCodec.decode(message.payload)
+        } catch {
+            logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
+            return true
+        }
+        var reported = false
+        while true {
+            do {
+                try enqueue(envelope, for: node)
+                return true
+            } catch let full as DurableQueue.Full {
+                // Hold the broker back (it keeps the rest for our session) until the node's backlog shrinks.
+                if !reported {
+                    logger.warning("outbox full; waiting for the node to catch up", metadata: [
+                        "node": "\(node)", "limit": "\(full.limit)"])
+                    reported = true
+                }
+                usleep(100_000)
+            } catch {
+                logger.error("cannot store a message for the node", metadata: ["node": "\(node)", "reason": "\(error)"])
+                usleep(100_000)
+            }
+        }
+    }
+
+    func enqueue(_ message: Message, for node: String) throws {
+        let needsAck = LinkRules.requiresAck(message)
+        if needsAck && message.header.resourceVersion.isEmpty && message.route.operation != "delete" {
+            // KubeEdge's cloudhub drops these silently (§2.7); we deliver them and say so.
+            logger.warning("ACK-class message without resourceversion", metadata: [
+                "node": "\(node)", "resource": "\(message.route.resource)", "operation": "\(message.route.operation)",
+            ])
+        }
+        let added = try outbox.append(
+            node, msgID: message.header.id, key: LinkRules.orderingKey(message), needsAck: needsAck,
+            payload: MessageCodec.encode(message))
+        if added { session(for: node)?.wake() }
+    }
+
+    func session(for node: String) -> NodeSession? { sessions.withLock { $0[node] } }
+
+    /// False for an upstream message already passed on (our hub re-sends what it has no acknowledgement for).
+    func firstSighting(of id: String, from node: String) -> Bool {
+        if id.isEmpty { return true }
+        return recentUpstream.withLock { $0[node, default: RecentIDs()].insert(id) }
+    }
+
+    /// Backlog per node, for people and tests.
+    public func backlog() -> [String: Int] { outbox.backlog() }
+
+    // MARK: certificate service (port 10002)
+
+    struct CertificateRequestContext: RequestContext {
+        var coreContext: CoreRequestContextStorage
+        let channel: any Channel
+
+        init(source: ApplicationRequestContextSource) {
+            coreContext = .init(source: source)
+            channel = source.channel
+        }
+    }
+
+    func makeCertificateService(certificate: Certificate, key: P256.Signing.PrivateKey) throws
+        -> some ApplicationProtocol
+    {
+        let router = Router(context: CertificateRequestContext.self)
+        let ca = self.ca
+        let logger = self.logger
+        router.get("/ca.crt") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: ca.certificateDER)))
+        }
+        router.get("/edge.crt") { request, context in
+            let node = request.headers[HTTPField.Name("NodeName")!] ?? "?"
+            do {
+                try await Self.authorizeCertificateRequest(request, context: context, ca: ca)
+            } catch {
+                logger.warning("refused a certificate request", metadata: ["node": "\(node)", "reason": "\(error)"])
+                return Response(status: .unauthorized, body: .init(byteBuffer: ByteBuffer(string: "\(error)\n")))
+            }
+            let csr = try await request.body.collect(upTo: 1 << 20)
+            do {
+                let signed = try ca.signEdgeCSR(Array(buffer: csr))
+                logger.info("issued an edge certificate", metadata: ["node": "\(node)"])
+                return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: try PKI.der(signed))))
+            } catch {
+                logger.warning("bad certificate signing request", metadata: ["node": "\(node)", "reason": "\(error)"])
+                return Response(status: .badRequest, body: .init(byteBuffer: ByteBuffer(string: "\(error)\n")))
+            }
+        }
+        return Application(
+            router: router,
+            server: try .tls(.http1(), tlsConfiguration: try LinkTLS.certificateServer(
+                ca: ca, certificate: certificate, key: key)),
+            configuration: .init(address: .hostname(options.bindAddress, port: options.httpsPort),
+                                 serverName: "cloudhub"),
+            logger: Self.quiet(logger))
+    }
+
+    /// A bearer JWT made with our CA key, or (for rotation) a client certificate our CA issued.
+    static func authorizeCertificateRequest(_ request: Request, context: CertificateRequestContext,
+                                            ca: CertificateAuthority) async throws {
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ")
+            guard parts.count == 2, parts[0] == "Bearer" else {
+                throw PKIError("the Authorization header must be 'Bearer <token>'")
+            }
+            try ca.verifyJWT(String(parts[1]))
+            return
+        }
+        if let presented = try? await context.channel.nioSSL_peerCertificate().get() {
+            let certificate = try Certificate(derEncoded: try presented.toDERBytes())
+            if ca.hasIssued(certificate) { return }
+            throw PKIError("the client certificate was not issued by this cloud's CA")
+        }
+        throw PKIError("neither a bearer token nor a client certificate was presented")
+    }
+
+    // MARK: websocket service (port 10000)
+
+    func makeWebSocketService(certificate: Certificate, key: P256.Signing.PrivateKey) throws
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        router.get("/healthz") { _, _ in "ok" }
+        let maxSize = options.maxMessageSize
+        return Application(
+            router: router,
+            server: try .tls(
+                .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: maxSize)), shouldUpgrade: {
+                    (request: HTTPRequest, channel: any Channel, _: Logger) async throws
+                        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> in
+                    // Identity is the node_id header (sent as Node_id), looked up case-insensitively (§2.2).
+                    let peer = channel.remoteAddress?.description ?? "?"
+                    guard let node = request.headerFields[HTTPField.Name("node_id")!], !node.isEmpty else {
+                        self.logger.warning("refused a websocket without a node_id header", metadata: ["peer": "\(peer)"])
+                        return .dontUpgrade
+                    }
+                    // The TLS layer only asks for a client certificate so that refusals can be logged here.
+                    guard (try? await channel.nioSSL_peerCertificate().get()) != nil else {
+                        self.logger.warning("refused a websocket without a client certificate",
+                                            metadata: ["peer": "\(peer)", "node": "\(node)"])
+                        return .dontUpgrade
+                    }
+                    let ackCapable = request.headerFields[HTTPField.Name(LinkProtocol.upstreamAckHeader)!] == "1"
+                    return .upgrade([:]) { inbound, outbound, _ in
+                        let session = NodeSession(
+                            node: node, hub: self, outbound: outbound, ackCapable: ackCapable,
+                            peer: channel.remoteAddress?.description ?? "?")
+                        await session.run(inbound: inbound, maxMessageSize: maxSize)
+                    }
+                }),
+                configuration: TLSChannelConfiguration(
+                    tlsConfiguration: try LinkTLS.certificateServer(ca: ca, certificate: certificate, key: key),
+                    customAsyncVerificationCallback: { [logger, ca] presented in
+                        Self.verifyClient(presented, ca: ca, logger: logger)
+                    })),
+            configuration: .init(address: .hostname(options.bindAddress, port: options.websocketPort),
+                                 serverName: "cloudhub"),
+            logger: Self.quiet(logger))
+    }
+
+    /// A client certificate on the websocket port must chain to our CA and be valid now; a refusal is logged.
+    static func verifyClient(_ presented: [NIOSSLCertificate], ca: CertificateAuthority, logger: Logger)
+        -> NIOSSLVerificationResult
+    {
+        guard let leaf = presented.first,
+              let certificate = try? Certificate(derEncoded: try leaf.toDERBytes())
+        else {
+            logger.warning("refused a TLS client: unreadable certificate")
+            return .failed
+        }
+        guard ca.hasIssued(certificate) else {
+            logger.warning("refused a TLS client: its certificate was not issued by this cloud's CA (or has expired)",
+                           metadata: ["subject": "\(certificate.subject)", "issuer": "\(certificate.issuer)"])
+            return .failed
+        }
+        return .certificateVerified
+    }
+
+    /// Hummingbird logs every request at info; ours are few and logged by us.
+    static func quiet(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        return quiet
+    }
+
+    // MARK: sessions
+
+    /// Registers a new session, replacing (and closing) an older one for the same node.
+    func register(_ session: NodeSession) {
+        let previous = sessions.withLock { sessions -> NodeSession? in
+            defer { sessions[session.node] = session }
+            return sessions[session.node]
+        }
+        if let previous {
+            logger.warning("a second connection for the node replaces the first", metadata: ["node": "\(session.node)"])
+            previous.close(reason: "replaced by a newer connection")
+        }
+        publishLink(session.node, connected: true)
+    }
+
+    func unregister(_ session: NodeSession) {
+        let wasCurrent = sessions.withLock { sessions -> Bool in
+            guard sessions[session.node] === session else { return false }
+            sessions[session.node] = nil
+            return true
+        }
+        if wasCurrent { publishLink(session.node, connected: false) }
+    }
+
+    func publishLink(_ node: String, connected: Bool) {
+        let bus = context.bus
+        Task { try? await bus.publish(Topics.nodeLink(node), connected ? "connected" : "disconnected", retain: true) }
+    }
+}
+

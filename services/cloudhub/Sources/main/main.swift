@@ -1,4 +1,4 @@
 import CloudHubService
 import ServiceKit
 
-await PlaceholderCommand<CloudHub>.runAsRoot()
+await CloudHubCommand.runAsRoot()

@@ -1,6 +1,456 @@
+import ArgumentParser
+import Bus
+import Crypto
+import EdgeProtocol
+import Foundation
+import Link
+import Logging
+import NIOCore
+import NIOSSL
 import ServiceKit
+import ServiceLifecycle
+import Synchronization
+import X509
 
 public enum Hub: ServiceDescription {
     public static let identity = ServiceIdentity(name: "hub", side: .edge)
     public static let abstract = "Edge: the websocket link to cloudhub (KubeEdge edgehub)."
+}
+
+public struct HubOptions: ParsableArguments, Sendable {
+    @Option(help: "cloudhub's websocket address, host:port.")
+    public var cloud: String?
+
+    @Option(name: .customLong("cert-server"),
+            help: "cloudhub's certificate service, host:port (default: the --cloud host, port 10002).")
+    public var certServer: String?
+
+    @Option(help: "Join token from the cloud (<data-dir>/token of cloudhub); needed only until this edge has a certificate.")
+    public var token: String?
+
+    @Option(name: .customLong("project-id"), help: "Project id in the websocket path.")
+    public var projectID = LinkProtocol.defaultProjectID
+
+    @Option(help: "Seconds between keepalives.")
+    public var heartbeat = 15
+
+    @Option(name: .customLong("message-qps"), help: "Upstream rate limit, messages per second.")
+    public var messageQPS = 30.0
+
+    @Option(name: .customLong("message-burst"), help: "Upstream rate limit burst.")
+    public var messageBurst = 60
+
+    @Option(name: .customLong("upstream-limit"), help: "Messages kept for the cloud while the link is down.")
+    public var upstreamLimit = 100_000
+
+    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
+    public var maxMessageSize = 16 << 20
+
+    public init() {}
+}
+
+public struct HubCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "hub", abstract: Hub.abstract,
+        discussion: """
+            Joins the cloud with a token on first start (certificates kept in <data-dir>/certs), then keeps a \
+            mutual-TLS websocket to cloudhub: cloud messages go to ke/down/<module>, and ke/up goes to the cloud \
+            through a durable queue (docs/bus.md).
+            """)
+
+    @OptionGroup public var options: BaseOptions
+    @OptionGroup public var hub: HubOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let hub = self.hub
+        try await ServiceRunner.run(Hub.identity, options: options, prepare: { context in
+            let client = try HubClient(context: context, options: hub)
+            context.bus.setIntake { [client] message in client.takeUpstream(message) }
+            return client
+        }, body: { client in
+            // The link, its queues and bootstrap retries hold no work that a restart would lose: stop at once.
+            try await cancelWhenGracefulShutdown { try await client.run() }
+        })
+    }
+}
+
+public struct HubError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The hub service: certificate bootstrap, the link with reconnects, routing both ways.
+public final class HubClient: Sendable {
+    let context: ServiceContext
+    let options: HubOptions
+    let logger: Logger
+    let upstream: DurableQueue
+    let cloudHost: String
+    let cloudPort: Int
+    private let link = Mutex(LinkState())
+    private let recentDownstream = Mutex(RecentIDs())
+    private let wakeup = WakeSignal()
+
+    static let queueName = "cloud"
+    /// ACKs of cloud messages go in their own lane, ahead of everything else: the cloud holds the next message for the
+    /// same object until it has the ACK, so an ACK stuck behind a backlog of status updates would stall the downlink.
+    static let ackQueueName = "cloud-acks"
+    static let window = 64
+
+    struct Inflight {
+        let lane: String
+        let key: String
+        let payload: [UInt8]
+        var sentAt: ContinuousClock.Instant
+    }
+
+    struct LinkState {
+        var writer: LinkOutbound?
+        var inflight: [String: Inflight] = [:]
+    }
+
+    public init(context: ServiceContext, options: HubOptions) throws {
+        self.context = context
+        self.options = options
+        self.logger = context.logger
+        guard let cloud = options.cloud else { throw HubError("--cloud <host:port> of cloudhub is required") }
+        (cloudHost, cloudPort) = try Self.hostPort(cloud, defaultPort: 10000)
+        try FileManager.default.createDirectory(atPath: context.config.dataDir, withIntermediateDirectories: true)
+        upstream = try DurableQueue(path: context.config.dataDir + "/upstream.db", limit: options.upstreamLimit)
+    }
+
+    static func hostPort(_ text: String, defaultPort: Int) throws -> (String, Int) {
+        guard case .tcp(let host, let port) = try BusEndpoint(parsing: text) else {
+            throw HubError("'\(text)' is not host:port")
+        }
+        return (host, text.contains(":") ? port : defaultPort)
+    }
+
+    public func run() async throws {
+        let identity = try await loadOrBootstrapIdentity()
+        try await context.bus.waitUntilConnected(timeout: .seconds(3600))
+        try await context.bus.publish(Topics.hubLink, "disconnected", retain: true)
+        try await context.bus.subscribe([Topics.up])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
+            group.addTask { try await self.connectLoop(identity) }
+            try await group.next()
+            group.cancelAll()
+        }
+        await setConnected(false)
+    }
+
+    // MARK: certificates
+
+    var certificateDirectory: String { context.config.dataDir + "/certs" }
+
+    /// The stored certificate when there is one; otherwise the token bootstrap of §3.3.
+    func loadOrBootstrapIdentity() async throws -> EdgeIdentity {
+        let dir = certificateDirectory
+        let caPath = dir + "/rootCA.crt", certPath = dir + "/server.crt", keyPath = dir + "/server.key"
+        if FileManager.default.fileExists(atPath: certPath), FileManager.default.fileExists(atPath: keyPath),
+           FileManager.default.fileExists(atPath: caPath) {
+            let identity = EdgeIdentity(
+                caCertificate: try Certificate(pemEncoded: try String(contentsOfFile: caPath, encoding: .utf8)),
+                certificate: try Certificate(pemEncoded: try String(contentsOfFile: certPath, encoding: .utf8)),
+                privateKey: try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: keyPath,
+                                                                                        encoding: .utf8)))
+            logger.info("using the stored edge certificate", metadata: [
+                "dir": "\(dir)", "expires": "\(identity.certificate.notValidAfter)",
+            ])
+            return identity
+        }
+        guard let token = options.token else {
+            throw HubError("no certificate in \(dir) and no --token to get one from the cloud")
+        }
+        var delay = 1.0
+        while true {
+            do {
+                return try await bootstrap(token: token)
+            } catch let error as HubError {
+                throw error  // the cloud said no, or the token is for another cloud: retrying will not help
+            } catch {
+                try Task.checkCancellation()
+                logger.warning("cannot reach the cloud's certificate service; retrying", metadata: [
+                    "reason": "\(error)", "retry_in_s": "\(Int(delay))",
+                ])
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 30)
+            }
+        }
+    }
+
+    /// The token bootstrap of §3.3: CA pinned by the token's hash, then a certificate for a fresh key.
+    func bootstrap(token: String) async throws -> EdgeIdentity {
+        let dir = certificateDirectory
+        let caPath = dir + "/rootCA.crt", certPath = dir + "/server.crt", keyPath = dir + "/server.key"
+        let (caHash, jwt) = try PKI.parseToken(token)
+        let (host, port) = try Self.hostPort(options.certServer ?? "\(cloudHost):10002", defaultPort: 10002)
+
+        // The CA is fetched without verification and then pinned by the hash in the token.
+        var insecure = TLSConfiguration.makeClientConfiguration()
+        insecure.certificateVerification = .none
+        let caResponse = try await HTTPSFetch.get(host: host, port: port, path: "/ca.crt", tls: insecure)
+        guard caResponse.status == 200 else {
+            throw HubError("cloud certificate service answered \(caResponse.status) for /ca.crt")
+        }
+        guard PKI.sha256Hex(caResponse.body) == caHash.lowercased() else {
+            throw HubError("the cloud's CA does not match the join token (wrong token or wrong cloud)")
+        }
+        let ca = try Certificate(derEncoded: caResponse.body)
+
+        let key = P256.Signing.PrivateKey()
+        var verified = TLSConfiguration.makeClientConfiguration()
+        verified.trustRoots = .certificates([try NIOSSLCertificate(bytes: caResponse.body, format: .der)])
+        verified.certificateVerification = .fullVerification
+        let certResponse = try await HTTPSFetch.get(
+            host: host, port: port, path: "/edge.crt",
+            headers: [("Authorization", "Bearer \(jwt)"), ("NodeName", context.nodeName)],
+            body: try PKI.makeCSR(key: key), tls: verified)
+        guard certResponse.status == 200, !certResponse.body.isEmpty else {
+            throw HubError("the cloud refused to issue a certificate (\(certResponse.status)): "
+                + String(decoding: certResponse.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let certificate = try Certificate(derEncoded: certResponse.body)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try write(try PKI.pem(ca), to: caPath, mode: 0o644)
+        try write(try PKI.pem(certificate), to: certPath, mode: 0o644)
+        try write(key.pemRepresentation, to: keyPath, mode: 0o600)
+        logger.notice("joined the cloud: certificate issued", metadata: [
+            "dir": "\(dir)", "expires": "\(certificate.notValidAfter)",
+        ])
+        return EdgeIdentity(caCertificate: ca, certificate: certificate, privateKey: key)
+    }
+
+    private func write(_ text: String, to path: String, mode: Int) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    }
+
+    // MARK: upstream: edge bus → durable queue → cloud
+
+    /// Messages for the cloud are committed to the durable queue before the broker learns we have them (bus intake).
+    func takeUpstream(_ message: BusMessage) -> Bool {
+        guard message.topic == Topics.up else { return false }
+        let envelope: Message
+        do {
+            envelope = try MessageCodec.decode(message.payload)
+        } catch {
+            logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
+            return true
+        }
+        var reported = false
+        while true {
+            do {
+                let isAck = envelope.route.operation == "response"
+                let id = envelope.header.id.isEmpty ? Message.newID() : envelope.header.id
+                let added = try upstream.append(
+                    isAck ? Self.ackQueueName : Self.queueName, msgID: id,
+                    key: isAck ? id : LinkRules.orderingKey(envelope), needsAck: true,
+                    payload: MessageCodec.encode(envelope))
+                if added { wakeup.signal() }
+                logger.trace("queued for the cloud", metadata: [
+                    "id": "\(envelope.header.id)", "op": "\(envelope.route.operation)", "added": "\(added)"])
+                return true
+            } catch {
+                // Full (the cloud has been away long): hold the broker back rather than drop anything.
+                if !reported {
+                    logger.warning("upstream queue cannot take more; waiting", metadata: ["reason": "\(error)"])
+                    reported = true
+                }
+                usleep(100_000)
+            }
+        }
+    }
+
+    /// Sends the queue in order (rate-limited, bounded window, one message per object at a time); messages leave the
+    /// queue when cloudhub acknowledges them. Re-sends what is unacknowledged after 5 s.
+    func sendLoop(_ writer: LinkOutbound) async throws {
+        let bucket = TokenBucket(rate: options.messageQPS, burst: options.messageBurst)
+        var cursors: [String: Int64] = [Self.ackQueueName: 0, Self.queueName: 0]
+        var resendCheck = ContinuousClock.now
+        while !Task.isCancelled {
+            var progressed = false
+            for lane in [Self.ackQueueName, Self.queueName] {
+                for entry in try upstream.entries(lane, after: cursors[lane] ?? 0, limit: 256) {
+                    let blocked = link.withLock { s in
+                        s.inflight.count >= Self.window * 2
+                            || (lane == Self.queueName
+                                && (s.inflight.count >= Self.window || s.inflight.values.contains { $0.key == entry.key }))
+                    }
+                    if blocked { break }
+                    try await bucket.take()
+                    link.withLock {
+                        $0.inflight[entry.msgID] = Inflight(
+                            lane: lane, key: entry.key, payload: entry.payload, sentAt: .now)
+                    }
+                    try await writer.send(String(decoding: entry.payload + [UInt8(ascii: "\n")], as: UTF8.self))
+                    logger.trace("sent to the cloud", metadata: ["id": "\(entry.msgID)", "seq": "\(entry.seq)"])
+                    cursors[lane] = entry.seq
+                    progressed = true
+                }
+            }
+            if ContinuousClock.now - resendCheck > .seconds(1) {
+                resendCheck = .now
+                let due = link.withLock { s -> [[UInt8]] in
+                    var due: [[UInt8]] = []
+                    for (id, var item) in s.inflight where ContinuousClock.now - item.sentAt > .seconds(5) {
+                        item.sentAt = .now
+                        s.inflight[id] = item
+                        due.append(item.payload)
+                    }
+                    return due
+                }
+                for payload in due {
+                    try await writer.send(String(decoding: payload + [UInt8(ascii: "\n")], as: UTF8.self))
+                }
+            }
+            if !progressed {
+                // Woken by a new message or an acknowledgement; at least every second for re-sends.
+                await wakeup.wait(timeout: .seconds(1))
+            }
+        }
+    }
+
+    // MARK: the link
+
+    func connectLoop(_ identity: EdgeIdentity) async throws {
+        let tls = try LinkTLS.edgeClient(identity)
+        let path = "/\(options.projectID)/\(context.nodeName)/events"
+        var delay = 1.0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                try await LinkClient.connect(
+                    host: cloudHost, port: cloudPort, path: path,
+                    headers: [
+                        ("node_id", context.nodeName), ("project_id", options.projectID), ("ConnectionUse", "msg"),
+                        (LinkProtocol.upstreamAckHeader, "1"),
+                    ],
+                    tls: tls, maxMessageSize: options.maxMessageSize
+                ) { inbound, outbound in
+                    try await self.session(inbound: inbound, outbound: outbound)
+                }
+                logger.warning("link to the cloud closed", metadata: ["cloud": "\(cloudHost):\(cloudPort)"])
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("cannot reach the cloud", metadata: [
+                    "cloud": "\(cloudHost):\(cloudPort)", "reason": "\(error)", "retry_in_s": "\(Int(delay))",
+                ])
+            }
+            await setConnected(false)
+            if ContinuousClock.now - started > .seconds(30) { delay = 1 }
+            // Capped exponential backoff with jitter, so that many edges do not return at the same instant.
+            try await Task.sleep(for: .milliseconds(Int(delay * Double.random(in: 750...1250))))
+            delay = min(delay * 2, 30)
+        }
+    }
+
+    private func session(inbound: LinkInbound, outbound: LinkOutbound) async throws {
+        logger.info("connected to the cloud", metadata: ["cloud": "\(cloudHost):\(cloudPort)"])
+        link.withLock {
+            $0.writer = outbound
+            $0.inflight = [:]  // everything unacknowledged is sent again on this connection
+        }
+        await setConnected(true)
+        defer { link.withLock { $0.writer = nil } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The first keepalive right after connecting, as edgecore does (§13.3).
+                while !Task.isCancelled {
+                    try await outbound.send(LinkProtocol.frame(LinkRules.keepalive()))
+                    try await Task.sleep(for: .seconds(self.options.heartbeat))
+                }
+            }
+            group.addTask { try await self.sendLoop(outbound) }
+            group.addTask {
+                for try await bytes in inbound {
+                    try await self.handleDownstream(bytes, outbound: outbound)
+                }
+            }
+            // Whichever ends first (the reader at a close, or a failed write) ends the connection.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func setConnected(_ connected: Bool) async {
+        try? await context.bus.publish(Topics.hubLink, connected ? "connected" : "disconnected", retain: true)
+    }
+
+    // MARK: downstream: cloud → edge bus
+
+    func handleDownstream(_ bytes: [UInt8], outbound: LinkOutbound) async throws {
+        let message: Message
+        do {
+            message = try MessageCodec.decode(bytes)
+        } catch {
+            logger.error("dropped a malformed frame from the cloud", metadata: ["reason": "\(error)"])
+            return
+        }
+        if message.route.operation == "response" && message.route.source == LinkProtocol.cloudhubSource {
+            // cloudhub has our upstream message on its bus.
+            let parent = message.header.parentID
+            let lane = link.withLock { $0.inflight.removeValue(forKey: parent)?.lane }
+            if let lane {
+                _ = try upstream.remove(lane, msgID: parent)
+            } else {
+                _ = try upstream.remove(Self.queueName, msgID: parent) || upstream.remove(Self.ackQueueName, msgID: parent)
+            }
+            wakeup.signal()
+            return
+        }
+        if LinkRules.isViaductControl(message) {
+            try await outbound.send(LinkProtocol.frame(message.response(content: RawJSON(string: "ack"))))
+            return
+        }
+        guard let module = LinkRules.edgeModule(for: message) else {
+            logger.warning("dropped a cloud message no edge module takes", metadata: [
+                "group": "\(message.route.group)", "source": "\(message.route.source)",
+                "resource": "\(message.route.resource)",
+            ])
+            return
+        }
+        let needsAck = LinkRules.requiresAck(message)
+        let first = recentDownstream.withLock { $0.insert(message.header.id) }
+        // ACK-class copies go on even when seen before: meta drops the duplicate by resourceVersion and ACKs again.
+        if first || needsAck {
+            try await context.bus.publishConfirmed(Topics.down(module: module), MessageCodec.encode(message))
+        }
+        if !needsAck {
+            try await outbound.send(LinkProtocol.frame(
+                LinkProtocol.transportAck(for: message, source: LinkProtocol.hubSource)))
+        }
+    }
+}
+
+/// Upstream rate limit: `rate` tokens per second, at most `burst` saved up (KubeEdge: 30 qps, burst 60).
+actor TokenBucket {
+    let rate: Double
+    let burst: Double
+    var tokens: Double
+    var last = ContinuousClock.now
+
+    init(rate: Double, burst: Int) {
+        self.rate = max(rate, 0.001)
+        self.burst = Double(max(burst, 1))
+        tokens = Double(max(burst, 1))
+    }
+
+    func take() async throws {
+        while true {
+            let now = ContinuousClock.now
+            let elapsed = now - last
+            last = now
+            tokens = min(burst, tokens + rate * (Double(elapsed.components.seconds)
+                + Double(elapsed.components.attoseconds) / 1e18))
+            if tokens >= 1 {
+                tokens -= 1
+                return
+            }
+            try await Task.sleep(for: .milliseconds(Int((1 - tokens) / rate * 1000) + 1))
+        }
+    }
 }

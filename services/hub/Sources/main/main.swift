@@ -1,4 +1,4 @@
 import HubService
 import ServiceKit
 
-await PlaceholderCommand<Hub>.runAsRoot()
+await HubCommand.runAsRoot()

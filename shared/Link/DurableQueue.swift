@@ -1,0 +1,105 @@
+import Store
+import Synchronization
+
+/// Ordered, persistent queues of messages in one SQLite file: cloudhub's per-node outboxes and hub's upstream queue.
+/// A message is written (committed) before it is sent, and removed only when the peer has acknowledged it, so it
+/// survives a restart of either process. Appending a `msg_id` that is already queued is a no-op (duplicates from a
+/// producer's retry are dropped here).
+public final class DurableQueue: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public let seq: Int64
+        public let msgID: String
+        /// Messages with the same key are delivered in order, one at a time (the object's resource).
+        public let key: String
+        /// ACK-class: removed on the peer's application ACK; otherwise on the transport acknowledgement.
+        public let needsAck: Bool
+        public let payload: [UInt8]
+    }
+
+    public struct Full: Error, CustomStringConvertible, Sendable {
+        public let queue: String
+        public let limit: Int
+        public var description: String { "queue '\(queue)' is full (\(limit) messages waiting)" }
+    }
+
+    /// Per-queue bound; appending past it throws `Full`.
+    public let limit: Int
+    private struct State {
+        let db: SQLiteDatabase
+        /// Entries per queue, kept here so that the bound check does not count rows on every append.
+        var counts: [String: Int]
+    }
+
+    // SQLiteDatabase is not thread-safe; every use goes through this lock.
+    private let state: Mutex<State>
+
+    public init(path: String, limit: Int) throws {
+        self.limit = limit
+        // NORMAL with WAL: a commit survives the process being killed (the case that matters here); only an OS crash
+        // or power loss can take the last commits.
+        let db = try SQLiteDatabase(path: path, options: SQLiteOptions(synchronous: .normal))
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS queue(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                msg_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                needs_ack INTEGER NOT NULL,
+                payload BLOB NOT NULL);
+            CREATE UNIQUE INDEX IF NOT EXISTS queue_name_msg ON queue(name, msg_id);
+            CREATE INDEX IF NOT EXISTS queue_name_seq ON queue(name, seq);
+            """)
+        let rows = try db.query("SELECT name, count(*) FROM queue GROUP BY name") { row in
+            (row.string(0) ?? "", Int(row.int64(1)))
+        }
+        state = Mutex(State(db: db, counts: Dictionary(rows, uniquingKeysWith: +)))
+    }
+
+    /// Appends a message; returns false when that `msg_id` was already queued.
+    @discardableResult
+    public func append(_ name: String, msgID: String, key: String, needsAck: Bool, payload: [UInt8]) throws -> Bool {
+        try state.withLock { s in
+            if s.counts[name, default: 0] >= limit { throw Full(queue: name, limit: limit) }
+            let added = try s.db.run(
+                "INSERT OR IGNORE INTO queue(name, msg_id, key, needs_ack, payload) VALUES (?, ?, ?, ?, ?)",
+                .text(name), .text(msgID), .text(key), .integer(needsAck ? 1 : 0), .blob(payload)) == 1
+            if added { s.counts[name, default: 0] += 1 }
+            return added
+        }
+    }
+
+    /// Up to `limit` entries of a queue after `seq`, in order.
+    public func entries(_ name: String, after seq: Int64 = 0, limit: Int = 256) throws -> [Entry] {
+        try state.withLock { s in
+            try s.db.query(
+                "SELECT seq, msg_id, key, needs_ack, payload FROM queue WHERE name = ? AND seq > ? ORDER BY seq LIMIT ?",
+                [.text(name), .integer(seq), .integer(Int64(limit))]
+            ) { row in
+                Entry(seq: row.int64(0), msgID: row.string(1) ?? "", key: row.string(2) ?? "",
+                      needsAck: row.int64(3) != 0, payload: row.blob(4))
+            }
+        }
+    }
+
+    /// Removes a message by id; returns whether it was there.
+    @discardableResult
+    public func remove(_ name: String, msgID: String) throws -> Bool {
+        try state.withLock { s in
+            let removed = try s.db.run("DELETE FROM queue WHERE name = ? AND msg_id = ?", .text(name), .text(msgID)) == 1
+            if removed { s.counts[name, default: 1] -= 1 }
+            return removed
+        }
+    }
+
+    /// Entries of a queue. Counts the rows, so that it also sees other processes' changes (tests, tools).
+    public func count(_ name: String) throws -> Int {
+        try state.withLock { s in
+            Int(try s.db.scalarInt64("SELECT count(*) FROM queue WHERE name = ?", .text(name)) ?? 0)
+        }
+    }
+
+    /// Queue names with their backlog (this process's view).
+    public func backlog() -> [String: Int] {
+        state.withLock { $0.counts.filter { $0.value > 0 } }
+    }
+}

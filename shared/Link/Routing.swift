@@ -1,0 +1,101 @@
+import EdgeProtocol
+
+/// KubeEdge's routing and delivery rules for the cloud⇄edge link (wire reference §2.7, §2.8), as pure functions.
+public enum LinkRules {
+    /// Whether a cloud→edge message is ACK-class: kept until the edge answers with a `response` whose
+    /// `parent_msg_id` is its id (cloudhub's `noAckRequired`, inverted).
+    public static func requiresAck(_ message: Message) -> Bool {
+        let route = message.route
+        let resource = route.resource
+        if route.group != "resource" { return false }  // twin, user, func, …: written once
+        for marker in ["podlist", "membership", "twin/cloud_updated", "serviceaccounttoken"]
+        where resource.contains(marker) {
+            return false
+        }
+        switch route.operation {
+        case "applicationResponse", "createvolume", "deletevolume", "controllerpublishvolume",
+            "controllerunpublishvolume":
+            return false
+        case "response" where message.content.stringValue == "OK":
+            return false
+        default:
+            break
+        }
+        if route.source == "nodeupgradejobcontroller" { return false }
+        if route.source == "edgecontroller" {
+            let type = resourceType(resource)
+            if ["node", "lease", "nodepatch", "podpatch", "podstatus"].contains(type) { return false }
+            if type == "pod" && route.operation == "response" { return false }
+        }
+        return true
+    }
+
+    /// The resource type token of `{ns}/{type}/{name}` (or of `{type}` / `{type}/{id}` for short resources).
+    public static func resourceType(_ resource: String) -> String {
+        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count >= 3 ? String(parts[1]) : String(parts.first ?? "")
+    }
+
+    /// What cloudhub does with a message that arrived from an edge.
+    public enum Upstream: Equatable, Sendable {
+        /// An application keepalive: resets the session timer, no reply.
+        case keepalive
+        /// An acknowledgement of a cloud message (`parent_msg_id`).
+        case ack(parentID: String)
+        /// An error report from the edge; logged.
+        case error
+        /// edgecore's empty shutdown frame (`msg_id` "", empty route, null content): ignored.
+        case empty
+        /// For a cloud module: `edgecontroller`, `devicecontroller`, `router` or `dynamiccontroller`.
+        case module(String)
+    }
+
+    /// cloudhub's upstream dispatch (`DispatchUpstream`).
+    public static func upstream(_ message: Message) -> Upstream {
+        let route = message.route
+        if message.header.id.isEmpty && route == Message.Route() { return .empty }
+        switch route.operation {
+        case "keepalive": return .keepalive
+        case "response": return .ack(parentID: message.header.parentID)
+        case "error": return .error
+        default: break
+        }
+        if route.operation == "upload" && route.group == "user" { return .module("router") }
+        switch route.source {
+        case "metaserver": return .module("dynamiccontroller")
+        case "twin": return .module("devicecontroller")
+        default: return .module("edgecontroller")
+        }
+    }
+
+    /// edgehub's routing of a cloud message to an edge module (`defaultHandler`), or nil when KubeEdge drops it.
+    public static func edgeModule(for message: Message) -> String? {
+        switch message.route.group {
+        case "resource", "func": return "meta"
+        case "twin": return "twin"
+        case "user":
+            switch message.route.source {
+            case "router_eventbus": return "eventbus"
+            case "router_servicebus": return "servicebus"
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
+    /// viaduct swallows these operations and answers them itself (§2.6).
+    public static func isViaductControl(_ message: Message) -> Bool {
+        ["config", "ping", "pong"].contains(message.route.operation)
+    }
+
+    /// The key that orders messages for one object: later messages for the same key wait for earlier ones.
+    public static func orderingKey(_ message: Message) -> String {
+        message.route.resource
+    }
+
+    /// edgehub's keepalive (§2.5, captured §13.3).
+    public static func keepalive() -> Message {
+        Message(source: "websocket", group: "resource", operation: "keepalive", resource: "node",
+                content: RawJSON(string: "ping"))
+    }
+}
