@@ -34,7 +34,7 @@ let services: [ServiceSpec] = [
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit),
-    .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit),
+    .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
@@ -87,6 +87,19 @@ var targets: [Target] = [
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ],
         path: "shared/Link", swiftSettings: swiftSettings),
+    // libmodbus (Debian's libmodbus-dev), through pkg-config; wrapped in MapperModbusService.
+    .systemLibrary(
+        name: "CModbus", path: "shared/CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+    // The mapper framework shared by the Modbus, OPC-UA and BLE mappers: device specs from the bus or a YAML file,
+    // one worker per device, twin/state JSON. No NIO.
+    .target(
+        name: "Mapper",
+        dependencies: [
+            "Bus", "EdgeProtocol",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ],
+        path: "shared/Mapper", swiftSettings: swiftSettings),
     // What every service shares: base flags, YAML config, logging, lifecycle, presence on the bus.
     .target(
         name: "ServiceKit",
@@ -111,7 +124,7 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -131,6 +144,17 @@ var targets: [Target] = [
         name: "APIServerStorageTests",
         dependencies: ["APIServerService", "Store", "CSQLite", "EdgeProtocol"],
         path: "Tests/APIServerStorageTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "MapperTests",
+        dependencies: ["Mapper", "Bus", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/MapperTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "MapperModbusTests",
+        dependencies: [
+            "MapperModbusService", "Mapper", "Bus", "EdgeProtocol", "TestSupport", "mapper-modbus",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/MapperModbusTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "LinkTests",
         dependencies: link + ["TestSupport", "hub", "cloudhub"],

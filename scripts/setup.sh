@@ -7,6 +7,7 @@ SWIFT_VERSION="${SWIFT_VERSION:-6.3.1}"
 APT_PACKAGES=(
   mosquitto mosquitto-clients libmosquitto-dev   # the bus: broker, CLI clients, client library
   libsqlite3-dev libcurl4-openssl-dev            # stores, HTTP
+  libmodbus-dev socat python3-venv               # the Modbus mapper; its tests (serial pty pairs, pymodbus venv)
   pkg-config git ca-certificates curl            # build plumbing
   libstdc++-12-dev libgcc-12-dev libc6-dev       # needed by the Swift toolchain
   binutils libncurses-dev libxml2 tzdata zlib1g-dev python3

@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+./scripts/setup-peers.sh
 swift build --build-tests
 swift test

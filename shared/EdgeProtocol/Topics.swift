@@ -21,6 +21,14 @@ public enum Topics {
     /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
     public static let hubLink = "ke/hub/link"
 
+    // MARK: edge bus: device specs for mappers
+
+    /// Retained spec of one device bound to this node, for the mappers: `{"device": <Device>, "model": <DeviceModel>}`,
+    /// the cloud's devices.kubeedge.io objects as JSON (v1alpha2 or v1beta1). An empty retained payload means the
+    /// device was removed. `{device}` is the device id (its name).
+    public static func deviceSpec(_ device: String) -> String { "ke/devices/\(device)" }
+    public static let deviceSpecsAll = "ke/devices/+"
+
     // MARK: cloud bus: cloudhub ⇄ cloud modules
 
     /// Messages a cloud module sends to one node; cloudhub delivers them over that node's link. Payload: envelope

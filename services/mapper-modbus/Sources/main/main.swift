@@ -1,4 +1,4 @@
 import MapperModbusService
 import ServiceKit
 
-await PlaceholderCommand<MapperModbus>.runAsRoot()
+await MapperModbusCommand.runAsRoot()

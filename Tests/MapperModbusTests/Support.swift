@@ -1,0 +1,240 @@
+import Bus
+import EdgeProtocol
+import Foundation
+import Logging
+import Mapper
+@testable import MapperModbusService
+import TestSupport
+
+/// The repository's root (for Tests/Peers).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The Python venv with pymodbus made by scripts/setup-peers.sh.
+enum PeersVenv {
+    static var path: String {
+        ProcessInfo.processInfo.environment["KUBEEDGE_PEERS_VENV"]
+            ?? (NSHomeDirectory() + "/.cache/kubeedge-swift/peers-venv")
+    }
+
+    static func python() throws -> String {
+        let python = path + "/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw TestSupportError(
+                "the test peers venv is missing at \(path): run scripts/setup-peers.sh (it installs pymodbus 3.16.1)")
+        }
+        return python
+    }
+}
+
+/// A pymodbus server (Tests/Peers/modbus_peer.py), TCP on a free port or RTU on a socat pty pair.
+final class ModbusPeer: Sendable {
+    let port: Int
+    let serialPath: String?
+    let arguments: [String]
+    private let process = Watched<ChildProcess?>(nil)
+    private let socat: ChildProcess?
+    let directory: URL
+
+    /// `overrides`: modbus_peer.py flags such as `["--hr", "0=0xFB2E"]`.
+    init(rtu: Bool = false, overrides: [String] = [], port: Int? = nil) async throws {
+        directory = try TemporaryDirectory.make(prefix: "modbus")
+        if rtu {
+            self.port = 0
+            let dev = directory.appendingPathComponent("ttyS-dev").path
+            let app = directory.appendingPathComponent("ttyS-app").path
+            let socat = try ChildProcess(try Executables.which("socat"), [
+                "-d", "-d", "pty,raw,echo=0,link=\(dev)", "pty,raw,echo=0,link=\(app)",
+            ])
+            self.socat = socat
+            try await socat.waitForLine(containing: "starting data transfer loop", timeout: 10)
+            serialPath = app
+            arguments = ["rtu", "--serial", dev] + overrides
+        } else {
+            self.port = try port ?? FreePort.next()
+            socat = nil
+            serialPath = nil
+            arguments = ["tcp", "--port", String(self.port)] + overrides
+        }
+        try await start()
+    }
+
+    deinit {
+        process.value?.signal(SIGKILL)
+        socat?.signal(SIGKILL)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func start() async throws {
+        let child = try ChildProcess(try PeersVenv.python(),
+                                     [repoRoot.appendingPathComponent("Tests/Peers/modbus_peer.py").path] + arguments)
+        process.update { $0 = child }
+        try await child.waitForLine(containing: "READY", timeout: 20)
+    }
+
+    func kill() async {
+        guard let child = process.value else { return }
+        child.signal(SIGKILL)
+        _ = await child.waitForExit(timeout: 10)
+        process.update { $0 = nil }
+    }
+}
+
+/// Everything published under `$hw/events/device/`, for awaiting twin values and states.
+final class DeviceEvents: Sendable {
+    struct Event: Sendable, CustomStringConvertible {
+        let device: String
+        let kind: String  // "twin" or "state"
+        let json: JSONValue
+        var description: String { "\(device) \(kind) \(String(decoding: (try? json.serialized()) ?? [], as: UTF8.self))" }
+    }
+
+    /// The events, described by their last few (a timed-out wait prints the state).
+    struct Log: Sendable, CustomStringConvertible {
+        var all: [Event] = []
+        var description: String { "\(all.count) events, the last: " + all.suffix(4).map(\.description).joined(separator: "; ") }
+        func last(where match: (Event) -> Bool) -> Event? { all.last(where: match) }
+        func filter(_ match: (Event) -> Bool) -> [Event] { all.filter(match) }
+    }
+
+    let client: BusClient
+    let events = Watched(Log())
+    private let task: Task<Void, Never>
+
+    init(broker: Broker) async throws {
+        client = try BusClient(
+            BusConfiguration(endpoint: try BusEndpoint(parsing: broker.address), clientID: "events-\(UUID())",
+                             cleanSession: true),
+            logger: Logger(label: "events"))
+        try client.start()
+        try await client.waitUntilConnected()
+        try await client.subscribe(["$hw/events/device/+/twin/update", "$hw/events/device/+/state/update"])
+        let client = self.client
+        let events = self.events
+        task = Task {
+            for await message in client.messages {
+                let parts = message.topic.split(separator: "/")
+                guard parts.count >= 6, let json = try? JSONValue(parsing: message.payload) else { continue }
+                let event = Event(device: String(parts[3]), kind: String(parts[4]), json: json)
+                events.update { $0.all.append(event) }
+            }
+        }
+    }
+
+    func close() async {
+        await client.close()
+        task.cancel()
+    }
+
+    static func value(_ event: Event, _ property: String) -> String? {
+        event.kind == "twin" ? event.json["twin"]?[property]?["actual"]?["value"]?.stringValue : nil
+    }
+
+    /// Waits until `device` has reported every `values` (property → value) in its latest twin/update messages.
+    func waitForValues(_ device: String, _ values: [String: String], timeout: Double = 20) async throws {
+        try await events.wait(timeout: timeout, "twin values \(values) of \(device)") { events in
+            values.allSatisfy { name, value in
+                events.last { $0.device == device && Self.value($0, name) != nil }.flatMap { Self.value($0, name) }
+                    == value
+            }
+        }
+    }
+
+    /// Waits until the latest state/update of `device` is `state`.
+    func waitForState(_ device: String, _ state: String, timeout: Double = 20) async throws {
+        try await events.wait(timeout: timeout, "state \(state) of \(device)") { events in
+            events.last { $0.device == device && $0.kind == "state" }?.json["state"]?.stringValue == state
+        }
+    }
+
+    /// Waits for `count` more twin/update messages of `device` than there are now.
+    func waitForMoreTwins(_ device: String, count: Int = 2, timeout: Double = 20) async throws {
+        let now = twins(device)
+        try await events.wait(timeout: timeout, "\(count) more twin updates of \(device)") { events in
+            events.filter { $0.device == device && $0.kind == "twin" }.count >= now + count
+        }
+    }
+
+    func twins(_ device: String) -> Int { events.value.filter { $0.device == device && $0.kind == "twin" }.count }
+
+    func states(_ device: String) -> [String] {
+        events.value.filter { $0.device == device && $0.kind == "state" }.compactMap { $0.json["state"]?.stringValue }
+    }
+}
+
+/// Runs the framework with the Modbus plug-in in this process (logs captured).
+struct InProcessMapper {
+    let bus: BusClient
+    let runtime: MapperRuntime
+    let log: LogCapture
+    let loop: Task<Void, Never>
+
+    init(broker: Broker, backoff: BackoffPolicy = BackoffPolicy(initial: .milliseconds(100), maximum: .seconds(1)))
+        async throws
+    {
+        log = LogCapture()
+        bus = try BusClient(
+            BusConfiguration(endpoint: try BusEndpoint(parsing: broker.address), clientID: "mapper-\(UUID())",
+                             cleanSession: true),
+            logger: log.logger)
+        try bus.start()
+        try await bus.waitUntilConnected()
+        runtime = MapperRuntime(
+            plugin: ModbusPlugin(defaultTimeout: .milliseconds(500)), sink: BusSink(bus: bus, logger: log.logger),
+            logger: log.logger, settings: .init(backoff: backoff))
+        try await bus.subscribe(MapperRuntime.subscriptions)
+        let (bus, runtime) = (self.bus, self.runtime)
+        loop = Task {
+            for await message in bus.messages { try? await runtime.handle(message) }
+        }
+    }
+
+    func load(yaml: String) throws {
+        runtime.replaceFileDevices(SpecParser().devices(in: try SpecDocuments.load(yaml: yaml)))
+    }
+
+    func stop() async {
+        await runtime.stopAll()
+        await bus.close()
+        loop.cancel()
+    }
+}
+
+/// A v1beta1 DeviceModel + Device pair; `properties`: (name, model type, access, visitor configData as YAML flow).
+func v1beta1Manifest(device: String, protocolConfig: String,
+                     properties: [(name: String, type: String, visitor: String)], cycleMS: Int = 100) -> String {
+    var model = """
+        apiVersion: devices.kubeedge.io/v1beta1
+        kind: DeviceModel
+        metadata: {name: \(device)-model, namespace: default}
+        spec:
+          protocol: modbus
+          properties:
+
+        """
+    for p in properties { model += "    - {name: \(p.name), type: \(p.type), accessMode: ReadWrite}\n" }
+    var instance = """
+        ---
+        apiVersion: devices.kubeedge.io/v1beta1
+        kind: Device
+        metadata: {name: \(device), namespace: default}
+        spec:
+          deviceModelRef: {name: \(device)-model}
+          nodeName: test-node
+          protocol:
+            protocolName: modbus
+            configData: \(protocolConfig)
+          properties:
+
+        """
+    for p in properties {
+        instance += """
+                - name: \(p.name)
+                  collectCycle: \(cycleMS)
+                  reportCycle: \(cycleMS)
+                  visitors: {protocolName: modbus, configData: \(p.visitor)}
+
+            """
+    }
+    return model + instance + "\n"
+}

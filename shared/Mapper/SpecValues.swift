@@ -1,0 +1,127 @@
+import EdgeProtocol
+import Yams
+
+/// Device manifests arrive as YAML (a local file) or JSON (the edge bus); both become `JSONValue` trees so that one
+/// parser reads them. YAML scalars keep their text: a plain scalar that reads as a number or boolean becomes one.
+public enum SpecDocuments {
+    /// Every document of a (multi-document) YAML text, as JSON trees. Empty documents are skipped.
+    public static func load(yaml text: String) throws(SpecError) -> [JSONValue] {
+        do {
+            var out: [JSONValue] = []
+            for node in try Yams.compose_all(yaml: text) {
+                out.append(convert(node))
+            }
+            return out
+        } catch let error as SpecError {
+            throw error
+        } catch {
+            throw SpecError("not valid YAML: \(error)")
+        }
+    }
+
+    static func convert(_ node: Node) -> JSONValue {
+        switch node {
+        case .mapping(let mapping):
+            return .object(mapping.map { (key: $0.key.string ?? "\($0.key)", value: convert($0.value)) })
+        case .sequence(let sequence):
+            return .array(sequence.map(convert))
+        case .alias:
+            return .null
+        case .scalar(let scalar):
+            if scalar.style != .plain { return .string(scalar.string) }
+            let text = scalar.string
+            switch text {
+            case "~", "null", "Null", "NULL", "": return .null
+            case "true", "True", "TRUE": return .bool(true)
+            case "false", "False", "FALSE": return .bool(false)
+            default:
+                if isNumberLiteral(text) { return .number(text) }
+                return .string(text)
+            }
+        }
+    }
+
+    static func isNumberLiteral(_ text: String) -> Bool {
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (first >= 48 && first <= 57) else {
+            return false
+        }
+        return (try? JSONValue(parsing: Array(text.utf8))).map { if case .number = $0 { true } else { false } }
+            ?? false
+    }
+}
+
+/// A device or model spec that cannot be used, and why.
+public struct SpecError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension JSONValue {
+    public var members: [(key: String, value: JSONValue)]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+
+    public var elements: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// A scalar as text: strings as they are, numbers as their literal, booleans as `true`/`false`.
+    public var scalarText: String? {
+        switch self {
+        case .string(let s): s
+        case .number(let n): n
+        case .bool(let b): b ? "true" : "false"
+        default: nil
+        }
+    }
+
+    /// A number, or a string holding one (YAML users quote numbers now and then).
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let n): Double(n)
+        case .string(let s): Double(s.trimmingSpaces)
+        default: nil
+        }
+    }
+
+    public var int64Value: Int64? {
+        switch self {
+        case .number(let n), .string(let n):
+            if let i = Int64(n.trimmingSpaces) { return i }
+            if let d = Double(n.trimmingSpaces), d.rounded() == d, abs(d) < 9.2e18 { return Int64(d) }
+            return nil
+        default: return nil
+        }
+    }
+
+    public var boolValue: Bool? {
+        switch self {
+        case .bool(let b): b
+        case .string(let s):
+            switch s.lowercased() {
+            case "true": true
+            case "false": false
+            default: nil
+            }
+        default: nil
+        }
+    }
+
+    /// Looks a key up ignoring ASCII case (KubeEdge's JSON decoding of CRD fields is case-insensitive too).
+    public func member(_ key: String) -> JSONValue? {
+        if let exact = self[key] { return exact }
+        let lower = key.lowercased()
+        return members?.last(where: { $0.key.lowercased() == lower })?.value
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}
