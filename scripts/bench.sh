@@ -50,8 +50,14 @@ echo
 echo "| service | VmRSS (kB) | Pss (kB) | Private (kB) |"
 echo "|---|---|---|---|"
 declare -A SVC
+declare -A EXTRA=(
+  [cloudhub]="--websocket-port $(free_port) --https-port $(free_port) --bind-address 127.0.0.1"
+  [hub]="--cloud 127.0.0.1:$(free_port) --token $(printf '0%.0s' $(seq 64)).a.b.c"
+)
 for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller apiserver; do
-  "$BIN/$name" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/$name" --log-level warning & SVC[$name]=$!; PIDS+=(${SVC[$name]})
+  # shellcheck disable=SC2086 # EXTRA holds several flags
+  "$BIN/$name" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/$name" --log-level warning ${EXTRA[$name]:-} \
+      & SVC[$name]=$!; PIDS+=(${SVC[$name]})
 done
 wait_online "$PORT" 13 || { echo "bench: not every service came online" >&2; exit 1; }
 sleep 2   # let them settle into idle (tooling run, not a test)

@@ -3,6 +3,7 @@
 # services and the edge services of one edge node. Ctrl-C (or SIGTERM) stops everything cleanly.
 #
 #   EDGE_PORT / CLOUD_PORT   broker ports (default 1883 / 11883, or free ones if taken)
+#   WS_PORT / CERT_PORT      cloudhub's websocket and certificate ports (default 10000 / 10002)
 #   NODE_NAME                the edge node's name (default edge-node-1)
 #   RUN_DIR                  state and logs (default ./run)
 set -euo pipefail
@@ -45,13 +46,22 @@ broker() {  # side port
 broker cloud "$CLOUD_PORT"
 broker edge "$EDGE_PORT"
 
-service() {  # name broker-port
-  local name=$1 port=$2
-  "$BIN/$name" --broker "127.0.0.1:$port" --node-name "$3" --data-dir "$RUN_DIR/data/$name" \
+service() {  # name broker-port node-name [extra flags...]
+  local name=$1 port=$2 node=$3
+  shift 3
+  "$BIN/$name" --broker "127.0.0.1:$port" --node-name "$node" --data-dir "$RUN_DIR/data/$name" "$@" \
       > "$RUN_DIR/logs/$name.log" 2>&1 & PIDS+=($!)
 }
-for name in apiserver cloudhub edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
-for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble; do
+WS_PORT="${WS_PORT:-10000}";       port_free "$WS_PORT"    || WS_PORT="$(free_port)"
+CERT_PORT="${CERT_PORT:-10002}";   port_free "$CERT_PORT"  || CERT_PORT="$(free_port)"
+service cloudhub "$CLOUD_PORT" cloud --websocket-port "$WS_PORT" --https-port "$CERT_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1
+for name in apiserver edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
+# The edge joins with the token cloudhub writes on start (the first time; later starts reuse the certificate).
+for _ in $(seq 200); do [ -s "$RUN_DIR/data/cloudhub/token" ] && break; sleep 0.05; done
+service hub "$EDGE_PORT" "$NODE_NAME" --cloud "127.0.0.1:$WS_PORT" --cert-server "127.0.0.1:$CERT_PORT" \
+    --token "$(cat "$RUN_DIR/data/cloudhub/token")"
+for name in meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble; do
   service "$name" "$EDGE_PORT" "$NODE_NAME"
 done
 
@@ -59,6 +69,8 @@ wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" 9 || { echo "up: not eve
 
 cat <<MSG
 up: running. Cloud bus 127.0.0.1:$CLOUD_PORT, edge bus 127.0.0.1:$EDGE_PORT (node $NODE_NAME); logs in $RUN_DIR/logs.
+    Cloud link:        cloudhub wss://127.0.0.1:$WS_PORT, certificates https://127.0.0.1:$CERT_PORT
+                       (join token for more edges: $RUN_DIR/data/cloudhub/token)
     Watch everything:  mosquitto_sub -p $EDGE_PORT -t '#' -v     (edge)
                        mosquitto_sub -p $CLOUD_PORT -t '#' -v    (cloud)
     Who is alive:      mosquitto_sub -p $EDGE_PORT -t 'ke/status/+' -v
