@@ -102,79 +102,24 @@ struct LinkEndToEndTests {
         try harness.startHub(token: try harness.token)
         try await harness.waitForLink()
 
-        let count = Int(ProcessInfo.processInfo.environment["LINK_TEST_COUNT"] ?? "") ?? 10_000, objects = 50
-        // A stand-in for meta on the edge bus: ACKs what it is given, as KubeEdge's metamanager does after storing it.
-        let edgeBus = try await harness.client(harness.edgeBroker, "fake-meta")
-        try await edgeBus.subscribe([Topics.down(module: "meta")])
-        let downstream = Watched<[String: [Int]]>([:])
-        let meta = Task {
-            var seen = Set<String>()
-            for await delivered in edgeBus.messages {
-                guard let message = try? MessageCodec.decode(delivered.payload) else { continue }
-                try await edgeBus.publish(Topics.up, message.ack())
-                guard seen.insert(message.header.id).inserted else { continue }
-                let rv = Int(message.header.resourceVersion) ?? -1
-                downstream.update { $0[message.route.resource, default: []].append(rv) }
-            }
+        let count = 10_000
+        let peers = try await LinkPeers(harness)
+        try await peers.produce(0..<count, objects: 50)
+        try await harness.withLogsOnFailure {
+            try await peers.waitForAll(count)
         }
-        let cloudBus = try await harness.client(harness.cloudBroker, "fake-edgecontroller")
-        try await cloudBus.subscribe([Topics.fromNode(harness.node, module: "edgecontroller")])
-        let upstream = Watched<[String: [Int]]>([:])
-        let controller = Task {
-            var seen = Set<String>()
-            for await delivered in cloudBus.messages {
-                guard let message = try? MessageCodec.decode(delivered.payload),
-                      seen.insert(message.header.id).inserted else { continue }
-                let seq = message.content.int64Value.map(Int.init) ?? -1
-                upstream.update { $0[message.route.resource, default: []].append(seq) }
-            }
-        }
-
-        for n in 0..<count {
-            try await cloudBus.publish(Topics.toNode(harness.node), Message(
-                source: "edgecontroller", group: "resource", operation: "update",
-                resource: "default/configmap/cm-\(n % objects)", content: RawJSON(string: "v\(n)"),
-                resourceVersion: "\(n + 1)"))
-            try await edgeBus.publish(Topics.up, Message(
-                source: "edged", group: "meta", operation: "patch", resource: "default/podpatch/pod-\(n % objects)",
-                content: RawJSON(integer: Int64(n))))
-        }
-        do {
-            try await downstream.wait(timeout: 60, "10,000 messages at the edge") {
-                $0.values.reduce(0) { $0 + $1.count } == count
-            }
-        } catch {
-            try? (harness.cloudhub?.allOutput ?? "").write(toFile: "/tmp/link-cloudhub.log", atomically: true, encoding: .utf8)
-            try? (harness.hub?.allOutput ?? "").write(toFile: "/tmp/link-hub.log", atomically: true, encoding: .utf8)
-            print("OUTBOX: \((try? DurableQueue(path: harness.outboxPath, limit: 1).count(harness.node)) ?? -1)")
-            throw error
-        }
-        try await upstream.wait(timeout: 120, "10,000 messages in the cloud") {
-            $0.values.reduce(0) { $0 + $1.count } == count
-        }
-        #expect(downstream.value.values.allSatisfy { $0 == $0.sorted() })
-        #expect(upstream.value.values.allSatisfy { $0 == $0.sorted() })
-        // Every ACK-class message was acknowledged: the outbox empties.
+        #expect(peers.inOrderPerObject)
+        // Every ACK-class message was acknowledged: the outbox empties. It is another process's database, so there
+        // is nothing to await: look every 100 ms (bounded).
         let outbox = try DurableQueue(path: harness.outboxPath, limit: 1)
-        do {
-            // The outbox is another process's database: nothing to await, so look every 100 ms (bounded).
-            var left = -1
-            for _ in 0..<300 {
-                left = (try? outbox.count(harness.node)) ?? -1
-                if left == 0 { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            #expect(left == 0)
-        } catch {
-            try? (harness.cloudhub?.allOutput ?? "").write(toFile: "/tmp/link-cloudhub.log", atomically: true, encoding: .utf8)
-            try? (harness.hub?.allOutput ?? "").write(toFile: "/tmp/link-hub.log", atomically: true, encoding: .utf8)
-            print("OUTBOX: \((try? outbox.count(harness.node)) ?? -1)")
-            throw error
+        var left = -1
+        for _ in 0..<300 {
+            left = (try? outbox.count(harness.node)) ?? -1
+            if left == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
         }
-        meta.cancel()
-        controller.cancel()
-        await edgeBus.close()
-        await cloudBus.close()
+        #expect(left == 0)
+        await peers.stop()
     }
 
     @Test("cloudhub SIGKILLed mid-stream: after its restart everything produced on both sides arrives, in order")
@@ -184,67 +129,19 @@ struct LinkEndToEndTests {
         try harness.startHub(token: try harness.token)
         try await harness.waitForLink()
 
-        let total = 3000, objects = 10
-        let edgeBus = try await harness.client(harness.edgeBroker, "fake-meta-kill")
-        try await edgeBus.subscribe([Topics.down(module: "meta")])
-        let downstream = Watched<[String: [Int]]>([:])
-        let meta = Task {
-            var seen = Set<String>()
-            for await delivered in edgeBus.messages {
-                guard let message = try? MessageCodec.decode(delivered.payload) else { continue }
-                try await edgeBus.publish(Topics.up, message.ack())
-                guard seen.insert(message.header.id).inserted else { continue }
-                downstream.update { $0[message.route.resource, default: []].append(Int(message.header.resourceVersion) ?? -1) }
-            }
-        }
-        let cloudBus = try await harness.client(harness.cloudBroker, "fake-edgecontroller-kill")
-        try await cloudBus.subscribe([Topics.fromNode(harness.node, module: "edgecontroller")])
-        let upstream = Watched<[String: [Int]]>([:])
-        let controller = Task {
-            var seen = Set<String>()
-            for await delivered in cloudBus.messages {
-                guard let message = try? MessageCodec.decode(delivered.payload),
-                      seen.insert(message.header.id).inserted else { continue }
-                upstream.update { $0[message.route.resource, default: []].append(Int(message.content.int64Value ?? -1)) }
-            }
-        }
-        func produce(_ range: Range<Int>) async throws {
-            for n in range {
-                try await cloudBus.publish(Topics.toNode(harness.node), Message(
-                    source: "edgecontroller", group: "resource", operation: "update",
-                    resource: "default/configmap/cm-\(n % objects)", content: RawJSON(string: "v\(n)"),
-                    resourceVersion: "\(n + 1)"))
-                try await edgeBus.publish(Topics.up, Message(
-                    source: "edged", group: "meta", operation: "patch", resource: "default/podpatch/p-\(n % objects)",
-                    content: RawJSON(integer: Int64(n))))
-            }
-        }
-        try await produce(0..<1000)
+        let total = 3000
+        let peers = try await LinkPeers(harness)
+        try await peers.produce(0..<1000, objects: 10)
         firstCloudhub.signal(SIGKILL)
         _ = await firstCloudhub.waitForExit(timeout: 10)
-        try await produce(1000..<2000)  // the link is down: both sides hold these
+        try await peers.produce(1000..<2000, objects: 10)  // the link is down: both sides hold these
         try await harness.startCloudhub()
-        try await produce(2000..<total)
-
-        do {
-            try await downstream.wait(timeout: 60, "every downstream message") {
-                $0.values.reduce(0) { $0 + $1.count } == total
-            }
-        } catch {
-            try? "\(downstream.value)\nUP \(upstream.value)".write(toFile: "/tmp/link-kill-state.txt", atomically: true, encoding: .utf8)
-            try? (harness.cloudhub?.allOutput ?? "").write(toFile: "/tmp/link-cloudhub.log", atomically: true, encoding: .utf8)
-            try? (harness.hub?.allOutput ?? "").write(toFile: "/tmp/link-hub.log", atomically: true, encoding: .utf8)
-            throw error
+        try await peers.produce(2000..<total, objects: 10)
+        try await harness.withLogsOnFailure {
+            try await peers.waitForAll(total)
         }
-        try await upstream.wait(timeout: 120, "every upstream message") {
-            $0.values.reduce(0) { $0 + $1.count } == total
-        }
-        #expect(downstream.value.values.allSatisfy { $0 == $0.sorted() })
-        #expect(upstream.value.values.allSatisfy { $0 == $0.sorted() })
-        meta.cancel()
-        controller.cancel()
-        await edgeBus.close()
-        await cloudBus.close()
+        #expect(peers.inOrderPerObject)
+        await peers.stop()
     }
 
     @Test("cloudhub accepts the frames captured from a real edgecore and routes them as KubeEdge does")

@@ -82,6 +82,7 @@ public final class CloudHubServer: Sendable {
     let ca: CertificateAuthority
     let sessions = Mutex<[String: NodeSession]>([:])
     let recentUpstream = Mutex<[String: RecentIDs]>([:])
+    let runningServers = Mutex(0)
 
     public init(context: ServiceContext, options: CloudHubOptions) throws {
         self.context = context
@@ -109,10 +110,6 @@ public final class CloudHubServer: Sendable {
 
         let certificateApp = try makeCertificateService(certificate: serverCertificate, key: serverKey)
         let websocketApp = try makeWebSocketService(certificate: serverCertificate, key: serverKey)
-        logger.info("serving", metadata: [
-            "websocket": "\(options.bindAddress):\(options.websocketPort)",
-            "https": "\(options.bindAddress):\(options.httpsPort)", "san": "\(addresses)",
-        ])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await certificateApp.runService() }
             group.addTask { try await websocketApp.runService() }
@@ -120,6 +117,20 @@ public final class CloudHubServer: Sendable {
             try await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Logs "serving" once both ports listen (tests and people wait for that line).
+    func serverRunning() {
+        let both = runningServers.withLock { count -> Bool in
+            count += 1
+            return count == 2
+        }
+        guard both else { return }
+        logger.info("serving", metadata: [
+            "websocket": "\(options.bindAddress):\(options.websocketPort)",
+            "https": "\(options.bindAddress):\(options.httpsPort)",
+            "san": "\(Self.addresses(options.advertiseAddress))",
+        ])
     }
 
     static func addresses(_ flags: [String]) -> [String] {
@@ -234,6 +245,7 @@ public final class CloudHubServer: Sendable {
                 ca: ca, certificate: certificate, key: key)),
             configuration: .init(address: .hostname(options.bindAddress, port: options.httpsPort),
                                  serverName: "cloudhub"),
+            onServerRunning: { [self] _ in serverRunning() },
             logger: Self.quiet(logger))
     }
 
@@ -297,6 +309,7 @@ public final class CloudHubServer: Sendable {
                     })),
             configuration: .init(address: .hostname(options.bindAddress, port: options.websocketPort),
                                  serverName: "cloudhub"),
+            onServerRunning: { [self] _ in serverRunning() },
             logger: Self.quiet(logger))
     }
 
