@@ -1,5 +1,10 @@
+import Logging
 import Store
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Ordered, persistent queues of messages in one SQLite file: cloudhub's per-node outboxes and hub's upstream queue.
 /// A message is written (committed) before it is sent, and removed only when the peer has acknowledged it, so it
@@ -65,6 +70,28 @@ public final class DurableQueue: Sendable {
                 .text(name), .text(msgID), .text(key), .integer(needsAck ? 1 : 0), .blob(payload)) == 1
             if added { s.counts[name, default: 0] += 1 }
             return added
+        }
+    }
+
+    /// For a bus intake (on the bus's network thread): appends, and while that fails (the queue is full, or the disk
+    /// refuses) waits and tries again. The broker meanwhile holds further messages for our session, so nothing is
+    /// dropped; the first failure is logged. Returns whether the message was new.
+    @discardableResult
+    public func appendWaiting(
+        _ name: String, msgID: String, key: String, needsAck: Bool, payload: [UInt8], logger: Logger
+    ) -> Bool {
+        var reported = false
+        while true {
+            do {
+                return try append(name, msgID: msgID, key: key, needsAck: needsAck, payload: payload)
+            } catch {
+                if !reported {
+                    logger.warning("cannot queue a message; holding the broker back until it can",
+                                   metadata: ["queue": "\(name)", "reason": "\(error)"])
+                    reported = true
+                }
+                usleep(100_000)
+            }
         }
     }
 

@@ -153,27 +153,11 @@ public final class CloudHubServer: Sendable {
             logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
             return true
         }
-        var reported = false
-        while true {
-            do {
-                try enqueue(envelope, for: node)
-                return true
-            } catch let full as DurableQueue.Full {
-                // Hold the broker back (it keeps the rest for our session) until the node's backlog shrinks.
-                if !reported {
-                    logger.warning("outbox full; waiting for the node to catch up", metadata: [
-                        "node": "\(node)", "limit": "\(full.limit)"])
-                    reported = true
-                }
-                usleep(100_000)
-            } catch {
-                logger.error("cannot store a message for the node", metadata: ["node": "\(node)", "reason": "\(error)"])
-                usleep(100_000)
-            }
-        }
+        enqueue(envelope, for: node)
+        return true
     }
 
-    func enqueue(_ message: Message, for node: String) throws {
+    func enqueue(_ message: Message, for node: String) {
         let needsAck = LinkRules.requiresAck(message)
         if needsAck && message.header.resourceVersion.isEmpty && message.route.operation != "delete" {
             // KubeEdge's cloudhub drops these silently (§2.7); we deliver them and say so.
@@ -181,9 +165,9 @@ public final class CloudHubServer: Sendable {
                 "node": "\(node)", "resource": "\(message.route.resource)", "operation": "\(message.route.operation)",
             ])
         }
-        let added = try outbox.append(
+        let added = outbox.appendWaiting(
             node, msgID: message.header.id, key: LinkRules.orderingKey(message), needsAck: needsAck,
-            payload: MessageCodec.encode(message))
+            payload: MessageCodec.encode(message), logger: logger)
         if added { session(for: node)?.wake() }
     }
 

@@ -241,28 +241,15 @@ public final class HubClient: Sendable {
             logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
             return true
         }
-        var reported = false
-        while true {
-            do {
-                let isAck = envelope.route.operation == "response"
-                let id = envelope.header.id.isEmpty ? Message.newID() : envelope.header.id
-                let added = try upstream.append(
-                    isAck ? Self.ackQueueName : Self.queueName, msgID: id,
-                    key: isAck ? id : LinkRules.orderingKey(envelope), needsAck: true,
-                    payload: MessageCodec.encode(envelope))
-                if added { wakeup.signal() }
-                logger.trace("queued for the cloud", metadata: [
-                    "id": "\(envelope.header.id)", "op": "\(envelope.route.operation)", "added": "\(added)"])
-                return true
-            } catch {
-                // Full (the cloud has been away long): hold the broker back rather than drop anything.
-                if !reported {
-                    logger.warning("upstream queue cannot take more; waiting", metadata: ["reason": "\(error)"])
-                    reported = true
-                }
-                usleep(100_000)
-            }
-        }
+        let isAck = envelope.route.operation == "response"
+        let id = envelope.header.id.isEmpty ? Message.newID() : envelope.header.id
+        let added = upstream.appendWaiting(
+            isAck ? Self.ackQueueName : Self.queueName, msgID: id, key: isAck ? id : LinkRules.orderingKey(envelope),
+            needsAck: true, payload: MessageCodec.encode(envelope), logger: logger)
+        if added { wakeup.signal() }
+        logger.trace("queued for the cloud", metadata: [
+            "id": "\(id)", "op": "\(envelope.route.operation)", "added": "\(added)"])
+        return true
     }
 
     /// Sends the queue in order (rate-limited, bounded window, one message per object at a time); messages leave the
