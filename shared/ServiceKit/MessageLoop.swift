@@ -27,6 +27,21 @@ extension BusMessage {
     }
 }
 
+extension BusMessage {
+    /// The payload as a KubeEdge envelope, or nil after logging it as dropped (topic and reason), the same way
+    /// `handleMessages` does: for code that cannot throw, such as a bus intake.
+    public func envelope(orLogTo logger: Logger) -> Message? {
+        do {
+            return try envelope()
+        } catch {
+            logger.error("dropped malformed message", metadata: [
+                "topic": "\(error.topic)", "reason": "\(error.reason)", "bytes": "\(payload.count)",
+            ])
+            return nil
+        }
+    }
+}
+
 extension ServiceContext {
     /// Handles every received message in order. A message whose handler throws is logged with its topic and the
     /// reason, and the loop goes on: bad input never stops a service. On graceful shutdown it handles the messages

@@ -146,13 +146,7 @@ public final class CloudHubServer: Sendable {
         let parts = message.topic.split(separator: "/")
         guard parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "down" else { return false }
         let node = String(parts[2])
-        let envelope: Message
-        do {
-            envelope = try MessageCodec.decode(message.payload)
-        } catch {
-            logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
-            return true
-        }
+        guard let envelope = message.envelope(orLogTo: logger) else { return true }
         enqueue(envelope, for: node)
         return true
     }

@@ -234,13 +234,7 @@ public final class HubClient: Sendable {
     /// Messages for the cloud are committed to the durable queue before the broker learns we have them (bus intake).
     func takeUpstream(_ message: BusMessage) -> Bool {
         guard message.topic == Topics.up else { return false }
-        let envelope: Message
-        do {
-            envelope = try MessageCodec.decode(message.payload)
-        } catch {
-            logger.error("dropped malformed message", metadata: ["topic": "\(message.topic)", "reason": "\(error)"])
-            return true
-        }
+        guard let envelope = message.envelope(orLogTo: logger) else { return true }
         let isAck = envelope.route.operation == "response"
         let id = envelope.header.id.isEmpty ? Message.newID() : envelope.header.id
         let added = upstream.appendWaiting(
