@@ -6,27 +6,6 @@ import Mapper
 @testable import MapperModbusService
 import TestSupport
 
-/// The repository's root (for Tests/Peers).
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
-/// The Python venv with pymodbus made by scripts/setup-peers.sh.
-enum PeersVenv {
-    static var path: String {
-        ProcessInfo.processInfo.environment["KUBEEDGE_PEERS_VENV"]
-            ?? (NSHomeDirectory() + "/.cache/kubeedge-swift/peers-venv")
-    }
-
-    static func python() throws -> String {
-        let python = path + "/bin/python"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw TestSupportError(
-                "the test peers venv is missing at \(path): run scripts/setup-peers.sh (it installs pymodbus 3.16.1)")
-        }
-        return python
-    }
-}
-
 /// A pymodbus server (Tests/Peers/modbus_peer.py), TCP on a free port or RTU on a socat pty pair.
 final class ModbusPeer: Sendable {
     let port: Int
@@ -67,7 +46,7 @@ final class ModbusPeer: Sendable {
 
     func start() async throws {
         let child = try ChildProcess(try PeersVenv.python(),
-                                     [repoRoot.appendingPathComponent("Tests/Peers/modbus_peer.py").path] + arguments)
+                                     [Repository.root.appendingPathComponent("Tests/Peers/modbus_peer.py").path] + arguments)
         process.update { $0 = child }
         try await child.waitForLine(containing: "READY", timeout: 20)
     }

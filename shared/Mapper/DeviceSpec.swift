@@ -230,7 +230,7 @@ public struct SpecParser: Sendable {
             // mappers-go reads the v1alpha2 collectCycle as a Go time.Duration: nanoseconds.
             properties.append(PropertySpec(
                 name: propertyName, kind: model.kind, accessMode: model.accessMode,
-                collectCycle: cycle(visitor.member("collectCycle")?.int64Value, unit: .nanoseconds(1)),
+                collectCycle: cycle(visitor.member("collectCycle")?.looseInt64, unit: .nanoseconds(1)),
                 visitor: protocolVisitor))
         }
         let node = spec.member("nodeSelector")?.member("nodeSelectorTerms")?.elements?.first?
@@ -266,7 +266,7 @@ public struct SpecParser: Sendable {
             // v1beta1 (mapper-framework) collect cycles are milliseconds.
             properties.append(PropertySpec(
                 name: propertyName, kind: model.kind, accessMode: model.accessMode,
-                collectCycle: cycle(property.member("collectCycle")?.int64Value, unit: .milliseconds(1)),
+                collectCycle: cycle(property.member("collectCycle")?.looseInt64, unit: .milliseconds(1)),
                 visitor: visitors.member("configData") ?? .object([]),
                 desired: property.member("desired")?.member("value")?.scalarText))
         }

@@ -78,7 +78,7 @@ extension JSONValue {
     }
 
     /// A number, or a string holding one (YAML users quote numbers now and then).
-    public var doubleValue: Double? {
+    public var looseDouble: Double? {
         switch self {
         case .number(let n): Double(n)
         case .string(let s): Double(s.trimmingSpaces)
@@ -86,7 +86,7 @@ extension JSONValue {
         }
     }
 
-    public var int64Value: Int64? {
+    public var looseInt64: Int64? {
         switch self {
         case .number(let n), .string(let n):
             if let i = Int64(n.trimmingSpaces) { return i }
@@ -96,7 +96,7 @@ extension JSONValue {
         }
     }
 
-    public var boolValue: Bool? {
+    public var looseBool: Bool? {
         switch self {
         case .bool(let b): b
         case .string(let s):

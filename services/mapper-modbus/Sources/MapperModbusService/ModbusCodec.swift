@@ -103,12 +103,12 @@ public struct ModbusVisitor: Sendable, Equatable {
                 + "InputRegister, HoldingRegister)")
         }
         guard let offsetValue = config.member("offset") else { throw SpecError("no offset") }
-        guard let offset = offsetValue.int64Value, offset >= 0, offset <= 65535 else {
+        guard let offset = offsetValue.looseInt64, offset >= 0, offset <= 65535 else {
             throw SpecError("offset \(offsetValue.scalarText ?? "?") out of range (0…65535)")
         }
-        let scale = config.member("scale")?.doubleValue ?? 1
+        let scale = config.member("scale")?.looseDouble ?? 1
         guard scale.isFinite, scale != 0 else { throw SpecError("scale must be a non-zero number") }
-        let givenLimit = config.member("limit")?.int64Value
+        let givenLimit = config.member("limit")?.looseInt64
 
         // The data type: explicit (`dataType`), else from the model's property type and the limit.
         var dataType: ModbusDataType
@@ -156,8 +156,8 @@ public struct ModbusVisitor: Sendable, Equatable {
         default: twinType = integral ? "int" : "float"
         }
         self.init(register: register, offset: Int(offset), limit: limit, scale: scale,
-                  isSwap: config.member("isSwap")?.boolValue ?? false,
-                  isRegisterSwap: config.member("isRegisterSwap")?.boolValue ?? false,
+                  isSwap: config.member("isSwap")?.looseBool ?? false,
+                  isRegisterSwap: config.member("isRegisterSwap")?.looseBool ?? false,
                   dataType: dataType, twinType: twinType)
     }
 

@@ -44,12 +44,12 @@ public struct ModbusDeviceSettings: Sendable, Equatable {
 
     public init(config: JSONValue, defaultTimeout: Duration = .seconds(1)) throws(SpecError) {
         let slave = config.member("slaveID") ?? config.member("deviceID") ?? config.member("unitID")
-        let slaveID = slave?.int64Value ?? 1
+        let slaveID = slave?.looseInt64 ?? 1
         guard (0...255).contains(slaveID) else {
             throw SpecError("slave id \(slave?.scalarText ?? "?") out of range (0…255)")
         }
         self.slaveID = Int(slaveID)
-        let timeoutMS = (config.member("timeout") ?? config.member("collectTimeout"))?.int64Value ?? 0
+        let timeoutMS = (config.member("timeout") ?? config.member("collectTimeout"))?.looseInt64 ?? 0
         self.timeout = timeoutMS > 0 ? .milliseconds(timeoutMS) : defaultTimeout
 
         // (JSONValue is ExpressibleByNilLiteral: spell the absent case out.)
@@ -58,16 +58,16 @@ public struct ModbusDeviceSettings: Sendable, Equatable {
             ?? (config.member("serialPort") != nil ? config : Optional<JSONValue>.none)
         if let tcp {
             guard let ip = tcp.member("ip")?.scalarText, !ip.isEmpty else { throw SpecError("tcp config without ip") }
-            let port = tcp.member("port")?.int64Value ?? 502
+            let port = tcp.member("port")?.looseInt64 ?? 502
             guard (1...65535).contains(port) else { throw SpecError("tcp port \(port) out of range") }
             transport = .tcp(host: ip, port: Int(port))
         } else if let com {
             guard let path = com.member("serialPort")?.scalarText, !path.isEmpty else {
                 throw SpecError("serial config without serialPort")
             }
-            let baud = com.member("baudRate")?.int64Value ?? 19200
-            let bits = com.member("dataBits")?.int64Value ?? 8
-            let stop = com.member("stopBits")?.int64Value ?? 1
+            let baud = com.member("baudRate")?.looseInt64 ?? 19200
+            let bits = com.member("dataBits")?.looseInt64 ?? 8
+            let stop = com.member("stopBits")?.looseInt64 ?? 1
             let parityText = com.member("parity")?.scalarText ?? "none"
             let parity: Character
             switch parityText.lowercased() {
