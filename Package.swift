@@ -41,7 +41,7 @@ let services: [ServiceSpec] = [
     .init(folder: "cloudhub", module: "CloudHubService", deps: link),
     .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit),
     .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit),
-    .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + ["Store", "CSQLite"]),
+    .init(folder: "apiserver", module: "APIServerService", deps: link + ["CSQLite"]),
 ]
 
 let swiftSettings: [SwiftSetting] = [
@@ -144,6 +144,15 @@ var targets: [Target] = [
         name: "APIServerStorageTests",
         dependencies: ["APIServerService", "Store", "CSQLite", "EdgeProtocol"],
         path: "Tests/APIServerStorageTests", swiftSettings: swiftSettings),
+    // The API server: pure rules (patches, schemas, tables) and end to end with real kubectl and the Python client.
+    .testTarget(
+        name: "APIServerTests",
+        dependencies: [
+            "APIServerService", "EdgeProtocol", "TestSupport", "apiserver",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/APIServerTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",
         dependencies: ["Mapper", "Bus", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],

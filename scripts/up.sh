@@ -4,6 +4,7 @@
 #
 #   EDGE_PORT / CLOUD_PORT   broker ports (default 1883 / 11883, or free ones if taken)
 #   WS_PORT / CERT_PORT      cloudhub's websocket and certificate ports (default 10000 / 10002)
+#   API_PORT                 the API server's HTTPS port (default 6443)
 #   NODE_NAME                the edge node's name (default edge-node-1)
 #   RUN_DIR                  state and logs (default ./run)
 set -euo pipefail
@@ -56,7 +57,9 @@ WS_PORT="${WS_PORT:-10000}";       port_free "$WS_PORT"    || WS_PORT="$(free_po
 CERT_PORT="${CERT_PORT:-10002}";   port_free "$CERT_PORT"  || CERT_PORT="$(free_port)"
 service cloudhub "$CLOUD_PORT" cloud --websocket-port "$WS_PORT" --https-port "$CERT_PORT" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1
-for name in apiserver edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
+API_PORT="${API_PORT:-6443}";      port_free "$API_PORT"   || API_PORT="$(free_port)"
+service apiserver "$CLOUD_PORT" cloud --secure-port "$API_PORT"
+for name in edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
 # The edge joins with the token cloudhub writes on start (the first time; later starts reuse the certificate).
 for _ in $(seq 200); do [ -s "$RUN_DIR/data/cloudhub/token" ] && break; sleep 0.05; done
 service hub "$EDGE_PORT" "$NODE_NAME" --cloud "127.0.0.1:$WS_PORT" --cert-server "127.0.0.1:$CERT_PORT" \
@@ -71,6 +74,7 @@ cat <<MSG
 up: running. Cloud bus 127.0.0.1:$CLOUD_PORT, edge bus 127.0.0.1:$EDGE_PORT (node $NODE_NAME); logs in $RUN_DIR/logs.
     Cloud link:        cloudhub wss://127.0.0.1:$WS_PORT, certificates https://127.0.0.1:$CERT_PORT
                        (join token for more edges: $RUN_DIR/data/cloudhub/token)
+    kubectl:           export KUBECONFIG=$RUN_DIR/data/apiserver/admin.kubeconfig   (API https://127.0.0.1:$API_PORT)
     Watch everything:  mosquitto_sub -p $EDGE_PORT -t '#' -v     (edge)
                        mosquitto_sub -p $CLOUD_PORT -t '#' -v    (cloud)
     Who is alive:      mosquitto_sub -p $EDGE_PORT -t 'ke/status/+' -v

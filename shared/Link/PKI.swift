@@ -97,6 +97,29 @@ public struct CertificateAuthority: Sendable {
             issuerPrivateKey: .init(privateKey))
     }
 
+    /// A client certificate for `key` with subject CN=`commonName`, O=`organization` (Kubernetes reads the user
+    /// and group from them), client auth only.
+    public func issueClientCertificate(
+        key: P256.Signing.PrivateKey, commonName: String, organization: String?,
+        validity: TimeInterval = 10 * 365 * 86400
+    ) throws -> Certificate {
+        let now = Date()
+        return try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(validity),
+            issuer: certificate.subject,
+            subject: try DistinguishedName {
+                if let organization { OrganizationName(organization) }
+                CommonName(commonName)
+            },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                try ExtendedKeyUsage([.clientAuth])
+            },
+            issuerPrivateKey: .init(privateKey))
+    }
+
     /// Whether `certificate` was signed by this CA and is valid now.
     public func hasIssued(_ certificate: Certificate, at time: Date = Date()) -> Bool {
         certificate.issuer == self.certificate.subject
@@ -228,7 +251,7 @@ public enum PKI {
         return nil
     }
 
-    static func write(_ text: String, to path: String, mode: Int) throws {
+    public static func write(_ text: String, to path: String, mode: Int) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: url, options: .atomic)

@@ -1,4 +1,4 @@
 import APIServerService
 import ServiceKit
 
-await PlaceholderCommand<APIServer>.runAsRoot()
+await APIServerCommand.runAsRoot()

@@ -1,0 +1,370 @@
+// HTTP in and out: authentication, routing, content negotiation (JSON or the Table kubectl asks for), Status
+// error bodies, watch streams. Semantics live in APICore.
+
+import EdgeProtocol
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOSSL
+
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Who may call: bearer tokens, and any client certificate the TLS layer verified against our CA.
+public struct Authenticator: Sendable {
+    public var tokens: Set<String>
+
+    public init(tokens: Set<String>) { self.tokens = tokens }
+
+    func allows(_ request: Request, channel: any Channel) async -> Bool {
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && parts[0] == "Bearer" && tokens.contains(String(parts[1]))
+        }
+        // With optional verification, a certificate the peer presented has already been checked by TLS.
+        let certificate = try? await channel.nioSSL_peerCertificate().get()
+        return certificate != nil
+    }
+}
+
+public struct APIHandlerOptions: Sendable {
+    public var maxBodyBytes = 3 << 20
+    public var bookmarkInterval: Duration = .seconds(60)
+    public var serverAddress = "127.0.0.1:6443"
+
+    public init() {}
+}
+
+public struct APIResponder: HTTPResponder {
+    public typealias Context = APIRequestContext
+    let core: APICore
+    /// nil: no authentication (the plain-HTTP loopback port).
+    let authenticator: Authenticator?
+    let options: APIHandlerOptions
+    let logger: Logger
+
+    public init(core: APICore, authenticator: Authenticator?, options: APIHandlerOptions, logger: Logger) {
+        self.core = core
+        self.authenticator = authenticator
+        self.options = options
+        self.logger = logger
+    }
+
+    public func respond(to request: Request, context: APIRequestContext) async throws -> Response {
+        let path = request.uri.path
+        do {
+            let route = try Routing.route(path, registry: core.registry)
+            if case .health(let name) = route { return text("ok", name: name) }
+            if case .version = route { return json(Discovery.version) }
+            if let authenticator, !(await authenticator.allows(request, channel: context.channel)) {
+                logger.info("unauthenticated request refused", metadata: ["path": "\(path)"])
+                throw APIError.unauthorized()
+            }
+            return try await respond(route, request)
+        } catch let error as APIError {
+            if error.code >= 500 {
+                logger.error("request failed", metadata: [
+                    "method": "\(request.method)", "path": "\(path)", "error": "\(error)",
+                ])
+            } else {
+                logger.debug("request refused", metadata: [
+                    "method": "\(request.method)", "path": "\(path)", "error": "\(error)",
+                ])
+            }
+            return failure(error)
+        } catch {
+            logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(path)", "error": "\(error)"])
+            return failure(APIError.internalError("\(error)"))
+        }
+    }
+
+    private func text(_ body: String, name: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, warnings: [String] = []) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        for warning in warnings {
+            let escaped = warning.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(escaped)\""))
+        }
+        let bytes = (try? value.serialized()) ?? Array("{}".utf8)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func failure(_ error: APIError) -> Response {
+        var response = json(error.status, status: HTTPResponse.Status(code: error.code))
+        if let retry = error.retryAfterSeconds { response.headers[.retryAfter] = String(retry) }
+        return response
+    }
+
+    // MARK: Dispatch
+
+    private func respond(_ route: Route, _ request: Request) async throws -> Response {
+        let registry = core.registry
+        switch route {
+        case .version, .health:
+            throw APIError.pathNotFound()  // answered before authentication
+        case .apiRoot:
+            return json(Discovery.apiVersions(serverAddress: options.serverAddress))
+        case .apisRoot:
+            return json(Discovery.groupList(registry))
+        case .apiGroup(let name):
+            guard let group = Discovery.apiGroup(registry, name) else { throw APIError.pathNotFound() }
+            return json(group)
+        case .resourceList(let group, let version):
+            guard let list = Discovery.resourceList(registry, group: group, version: version) else {
+                throw APIError.pathNotFound()
+            }
+            return json(list)
+        case .openAPIRoot:
+            return json(Discovery.openAPIRoot(registry))
+        case .openAPIDocument(let path):
+            guard let document = Discovery.openAPIDocument(registry, path: path) else { throw APIError.pathNotFound() }
+            return json(document)
+        case .resource(let target):
+            return try await respond(target, request)
+        }
+    }
+
+    private func respond(_ target: ResourceTarget, _ request: Request) async throws -> Response {
+        let query = Query(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+        let info = target.info
+        let namespace = target.namespace ?? ""
+        let table = Negotiation.table(request.headers[.accept], query)
+        switch (request.method, target.name, target.subresource) {
+        case (.get, nil, _):
+            if target.watchPrefix || query.bool("watch") {
+                return try watch(target, query: query, table: table, request: request)
+            }
+            return try list(target, query: query, table: table)
+        case (.get, let name?, nil), (.get, let name?, "status"):
+            let object = try core.get(info, namespace: namespace, name: name)
+            return json(table.map { Tables.single(info, object, includeObject: $0) } ?? object)
+        case (.get, let name?, "scale"):
+            return json(Scale.scale(of: try core.get(info, namespace: namespace, name: name)))
+        case (.get, _, "log"):
+            throw APIError(code: 501, reason: "NotImplemented",
+                           message: "pod logs are not served yet: the edge does not stream them to the cloud")
+        case (.post, nil, nil):
+            let object = try await body(request)
+            let result = try core.create(info, namespace: namespace, object: object, options: writeOptions(query))
+            return json(result.object, status: .created, warnings: result.warnings)
+        case (.post, let name?, "binding"):
+            let binding = try await body(request)
+            try Scheduling.bind(core, namespace: namespace, pod: name, binding: binding)
+            return json(Self.success(), status: .created)
+        case (.put, let name?, let subresource) where subresource != "scale":
+            let object = try await body(request)
+            let result = try core.update(info, namespace: namespace, name: name, object: object,
+                                         subresource: subresource, options: writeOptions(query))
+            return json(result.object, warnings: result.warnings)
+        case (.patch, let name?, let subresource) where subresource != "scale":
+            let type = try Negotiation.patchType(request.headers[.contentType])
+            let patch = try await bytes(request)
+            let result = try core.patch(info, namespace: namespace, name: name, type: type, patch: patch,
+                                        subresource: subresource, options: writeOptions(query))
+            return json(result.object, warnings: result.warnings)
+        case (.put, let name?, "scale"), (.patch, let name?, "scale"):
+            let input = try await bytes(request)
+            let type = request.method == .put ? nil : try Negotiation.patchType(request.headers[.contentType])
+            return json(try Scale.write(core, info, namespace: namespace, name: name, patchType: type, body: input))
+        case (.delete, let name?, nil):
+            let options = try await deleteOptions(request, query)
+            switch try core.delete(info, namespace: namespace, name: name, options: options) {
+            case .pending(let object):
+                return json(object)
+            case .deleted(let object):
+                // kube answers with the deleted object for these kinds (the clients decode it as such).
+                if info.custom != nil || ["CustomResourceDefinition", "Pod", "Service"].contains(info.kind) {
+                    return json(object)
+                }
+                return json(Self.success(name: name, info: info, uid: object.string(at: "metadata.uid")))
+            }
+        case (.delete, nil, nil):
+            let options = try await deleteOptions(request, query)
+            let items = try core.list(info, namespace: target.namespace, labelSelector: try query.labelSelector(),
+                                      fieldSelector: try query.fieldSelector()).items
+            var deleted: [JSONValue] = []
+            for item in items {
+                let name = item.string(at: "metadata.name") ?? ""
+                do {
+                    switch try core.delete(info, namespace: item.string(at: "metadata.namespace") ?? "", name: name,
+                                           options: options) {
+                    case .deleted(let object), .pending(let object): deleted.append(object)
+                    }
+                } catch {
+                    continue  // deleted meanwhile
+                }
+            }
+            return json(["kind": .string(info.listKind), "apiVersion": .string(info.apiVersion),
+                         "metadata": .object([]), "items": .array(deleted)])
+        default:
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
+    static func success(name: String? = nil, info: ResourceInfo? = nil, uid: String? = nil) -> JSONValue {
+        var status: JSONValue = ["kind": "Status", "apiVersion": "v1", "metadata": .object([]), "status": "Success"]
+        if let name, let info {
+            var details: JSONValue = ["name": .string(name), "kind": .string(info.plural)]
+            if !info.group.isEmpty { details[member: "group"] = .string(info.group) }
+            if let uid { details[member: "uid"] = .string(uid) }
+            status[member: "details"] = details
+        }
+        return status
+    }
+
+    // MARK: Bodies and options
+
+    func bytes(_ request: Request) async throws -> [UInt8] {
+        do {
+            return Array(buffer: try await request.body.collect(upTo: options.maxBodyBytes))
+        } catch {
+            throw APIError.tooLarge(options.maxBodyBytes)
+        }
+    }
+
+    func body(_ request: Request) async throws -> JSONValue {
+        let data = try await bytes(request)
+        do {
+            return try JSONValue(parsing: data)
+        } catch {
+            throw APIError.badRequest("the request body is not valid JSON: \(error)")
+        }
+    }
+
+    func writeOptions(_ query: Query) -> WriteOptions {
+        WriteOptions(dryRun: query.values("dryRun").contains("All"),
+                     fieldValidation: query.value("fieldValidation") ?? "Warn")
+    }
+
+    func deleteOptions(_ request: Request, _ query: Query) async throws -> DeleteOptions {
+        var options = DeleteOptions()
+        let data = try await bytes(request)
+        if !data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            guard let body = try? JSONValue(parsing: data), body.isObject else {
+                throw APIError.badRequest("the DeleteOptions body is not a JSON object")
+            }
+            options.gracePeriodSeconds = body["gracePeriodSeconds"]?.int64Value
+            options.propagationPolicy = body["propagationPolicy"]?.stringValue
+                ?? (body["orphanDependents"]?.boolValue == true ? "Orphan" : nil)
+            options.preconditionUID = body[path: ["preconditions", "uid"]]?.stringValue
+            options.preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
+            options.dryRun = (body["dryRun"]?.arrayValue ?? []).contains("All")
+        }
+        if let grace = query.value("gracePeriodSeconds") {
+            guard let value = Int64(grace) else { throw APIError.badRequest("gracePeriodSeconds must be an integer") }
+            options.gracePeriodSeconds = value
+        }
+        if let policy = query.value("propagationPolicy") { options.propagationPolicy = policy }
+        if query.values("dryRun").contains("All") { options.dryRun = true }
+        return options
+    }
+
+    // MARK: List
+
+    private func list(_ target: ResourceTarget, query: Query, table: IncludeObject?) throws -> Response {
+        let limit = query.value("limit").flatMap { Int($0) }
+        let result = try core.list(target.info, namespace: target.namespace, labelSelector: try query.labelSelector(),
+                                   fieldSelector: try query.fieldSelector(), limit: limit,
+                                   continueToken: query.value("continue"))
+        if let table {
+            return json(Tables.list(target.info, result.items, resourceVersion: String(result.resourceVersion),
+                                    continueToken: result.continueToken, includeObject: table))
+        }
+        var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
+        if let token = result.continueToken { metadata[member: "continue"] = .string(token) }
+        if let remaining = result.remaining { metadata[member: "remainingItemCount"] = .integer(remaining) }
+        return json([
+            "kind": .string(target.info.listKind), "apiVersion": .string(target.info.apiVersion),
+            "metadata": metadata, "items": .array(result.items),
+        ])
+    }
+
+    // MARK: Watch
+
+    private func watch(_ target: ResourceTarget, query: Query, table: IncludeObject?, request: Request) throws
+        -> Response
+    {
+        let timeout = query.value("timeoutSeconds").flatMap { Int($0) }.map { Duration.seconds(max(1, $0)) }
+            ?? .seconds(1800)
+        let watcher = try Watcher(
+            core: core, info: target.info, namespace: target.namespace, resourceVersion: query.value("resourceVersion"),
+            labelSelector: try query.labelSelector(), fieldSelector: try query.fieldSelector(),
+            bookmarks: query.bool("allowWatchBookmarks") ? options.bookmarkInterval : nil, table: table,
+            timeout: timeout)
+        let logger = self.logger
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody { writer in
+                do {
+                    // Ends when the client closes its side, the timeout passes or the stream fails.
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        try await watcher.run { line in try await writer.write(ByteBuffer(bytes: line)) }
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.debug("watch ended", metadata: ["error": "\(error)"])
+                }
+                try await writer.finish(nil)
+            })
+    }
+}
+
+/// The query parameters of a request.
+struct Query {
+    let parameters: [(String, String)]
+
+    init(_ parameters: [(String, String)]) {
+        self.parameters = parameters
+    }
+
+    func value(_ name: String) -> String? { parameters.last { $0.0 == name }?.1 }
+    func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
+    func bool(_ name: String) -> Bool { ["true", "1"].contains(value(name) ?? "") }
+
+    func labelSelector() throws(APIError) -> LabelSelector {
+        guard let text = value("labelSelector"), !text.isEmpty else { return .everything }
+        do {
+            return try LabelSelector(parsing: text)
+        } catch {
+            throw APIError.badRequest("unable to parse requirement: \(error)")
+        }
+    }
+
+    func fieldSelector() throws(APIError) -> FieldSelector? {
+        guard let text = value("fieldSelector"), !text.isEmpty else { return nil }
+        do {
+            return try FieldSelector(parsing: text)
+        } catch {
+            throw APIError.badRequest("\(error)")
+        }
+    }
+}
+
+enum Negotiation {
+    /// The row object wanted when the client asks for a Table (kubectl get), else nil.
+    static func table(_ accept: String?, _ query: Query) -> IncludeObject? {
+        guard let accept, accept.contains("as=Table") else { return nil }
+        return IncludeObject.parse(query.value("includeObject")) ?? .metadata
+    }
+
+    static func patchType(_ contentType: String?) throws(APIError) -> PatchType {
+        guard let type = PatchType(contentType: contentType ?? ""), type != .apply else {
+            throw APIError.unsupportedMediaType(contentType ?? "")
+        }
+        return type
+    }
+}
