@@ -39,8 +39,8 @@ let services: [ServiceSpec] = [
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link),
-    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit),
-    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit),
+    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient"]),
+    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient"]),
     .init(folder: "apiserver", module: "APIServerService", deps: link + ["CSQLite"]),
 ]
 
@@ -100,6 +100,19 @@ var targets: [Target] = [
             .product(name: "Yams", package: "Yams"),
         ],
         path: "shared/Mapper", swiftSettings: swiftSettings),
+    // libcurl (Debian's libcurl4-openssl-dev) for the Kubernetes client: typed wrappers of its variadic calls.
+    .systemLibrary(
+        name: "CCurl", path: "shared/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+    // A small Kubernetes client (kubeconfig, REST verbs, watch, list+watch with resume and relist) over libcurl, for
+    // the cloud controllers; works against our apiserver or any kube-apiserver. No NIO.
+    .target(
+        name: "KubeClient",
+        dependencies: [
+            "CCurl", "EdgeProtocol",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ],
+        path: "shared/KubeClient", swiftSettings: swiftSettings),
     // What every service shares: base flags, YAML config, logging, lifecycle, presence on the bus.
     .target(
         name: "ServiceKit",
@@ -148,11 +161,15 @@ var targets: [Target] = [
     .testTarget(
         name: "APIServerTests",
         dependencies: [
-            "APIServerService", "EdgeProtocol", "TestSupport", "apiserver",
+            "APIServerService", "EdgeProtocol", "TestSupport", "apiserver", "KubeClient",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "Tests/APIServerTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "KubeClientTests",
+        dependencies: ["KubeClient", "EdgeProtocol", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/KubeClientTests", exclude: ["kube_stub.py"], swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",
         dependencies: ["Mapper", "Bus", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],
