@@ -32,6 +32,7 @@ struct ServiceBinaryTests {
             "hub": ["--cloud", "127.0.0.1:\(unreachable)", "--token", String(repeating: "0", count: 64) + ".a.b.c"],
             "cloudhub": ["--websocket-port", "\(try FreePort.next())", "--https-port", "\(try FreePort.next())",
                          "--bind-address", "127.0.0.1"],
+            "apiserver": ["--secure-port", "\(try FreePort.next())"],
         ]
         var processes: [String: ChildProcess] = [:]
         for name in allServices {

@@ -6,6 +6,7 @@
 import EdgeProtocol
 import Foundation
 import Logging
+import Synchronization
 
 /// Follows one resource: `body` gets every object first (`initial`), then each event.
 struct ResourceFollower {
@@ -75,20 +76,57 @@ public final class Controllers: Sendable {
 
     // MARK: Scheduler
 
+    /// What the scheduler knows from following pods: which are waiting for a node, and how many each node runs.
+    struct SchedulerView {
+        var pending: Set<ObjectKey> = []
+        var nodeOfPod: [ObjectKey: String] = [:]
+        var load: [String: Int] = [:]
+
+        mutating func record(_ pod: JSONValue, deleted: Bool = false) {
+            let key = ObjectKey(resource: "pods", namespace: pod.string(at: "metadata.namespace") ?? "",
+                                name: pod.string(at: "metadata.name") ?? "")
+            if let old = nodeOfPod.removeValue(forKey: key) { load[old, default: 1] -= 1 }
+            pending.remove(key)
+            guard !deleted else { return }
+            let node = pod.string(at: "spec.nodeName") ?? ""
+            if !node.isEmpty {
+                nodeOfPod[key] = node
+                load[node, default: 0] += 1
+            } else if pod[path: ["metadata", "deletionTimestamp"]] == nil {
+                pending.insert(key)
+            }
+        }
+    }
+
     private func runScheduler() async throws {
-        // Pods and nodes both matter: a new Ready node can take the pods that were pending.
-        let pending = PendingSignal()
+        // Pods and nodes both matter: a new Ready node can take the pods that were pending. The pod follower keeps
+        // the view current, so a pass only reads the pending pods and the nodes.
+        let wake = PendingSignal()
+        let view = Locked(SchedulerView())
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await ResourceFollower(core: self.core, info: APICore.podsInfo).run { _ in pending.signal() }
+                try await ResourceFollower(core: self.core, info: APICore.podsInfo).run { change in
+                    let hasPending = view.withLock { view -> Bool in
+                        switch change {
+                        case .initial(let pods):
+                            view = SchedulerView()
+                            for pod in pods { view.record(pod) }
+                        case .event(let type, let pod):
+                            view.record(pod, deleted: type == .deleted)
+                        }
+                        return !view.pending.isEmpty
+                    }
+                    if hasPending { wake.signal() }
+                }
             }
             group.addTask {
-                try await ResourceFollower(core: self.core, info: Self.nodesInfo).run { _ in pending.signal() }
+                try await ResourceFollower(core: self.core, info: Self.nodesInfo).run { _ in wake.signal() }
             }
             group.addTask {
                 while !Task.isCancelled {
-                    await pending.wait()
-                    self.schedulePending()
+                    await wake.wait()
+                    let (pending, load) = view.withLock { ($0.pending, $0.load) }
+                    self.schedule(pending, load: load)
                 }
             }
             try await group.next()
@@ -96,16 +134,14 @@ public final class Controllers: Sendable {
         }
     }
 
-    func schedulePending() {
-        guard let pods = try? core.list(APICore.podsInfo, namespace: nil).items,
-              let nodes = try? core.list(Self.nodesInfo, namespace: nil).items else { return }
-        var load: [String: Int] = [:]
-        for pod in pods { if let node = pod.string(at: "spec.nodeName"), !node.isEmpty { load[node, default: 0] += 1 } }
-        for pod in pods where (pod.string(at: "spec.nodeName") ?? "").isEmpty
-            && pod[path: ["metadata", "deletionTimestamp"]] == nil
-        {
-            let name = pod.string(at: "metadata.name") ?? ""
-            let namespace = pod.string(at: "metadata.namespace") ?? ""
+    func schedule(_ pending: Set<ObjectKey>, load: [String: Int]) {
+        guard !pending.isEmpty, let nodes = try? core.list(Self.nodesInfo, namespace: nil).items else { return }
+        var load = load
+        for key in pending.sorted(by: { ($0.namespace, $0.name) < ($1.namespace, $1.name) }) {
+            guard let pod = try? core.get(APICore.podsInfo, namespace: key.namespace, name: key.name),
+                  (pod.string(at: "spec.nodeName") ?? "").isEmpty,
+                  pod[path: ["metadata", "deletionTimestamp"]] == nil else { continue }
+            let name = key.name, namespace = key.namespace
             switch SchedulerRules.choose(pod: pod, nodes: nodes, load: load) {
             case .node(let node):
                 do {
@@ -190,22 +226,52 @@ public final class Controllers: Sendable {
 
     // MARK: Pod grace periods
 
-    /// Removes pods whose grace period ended without their node confirming.
+    /// Removes pods whose grace period ended without their node confirming. The deadlines come from following
+    /// pods; the periodic check only looks at them.
     private func runPodReaper() async throws {
-        while !Task.isCancelled {
-            try await Task.sleep(for: reaperInterval)
-            guard let pods = try? core.list(APICore.podsInfo, namespace: nil).items else { continue }
-            let now = Date()
-            for pod in pods {
-                guard let deadline = pod.string(at: "metadata.deletionTimestamp").flatMap(Self.parseTime),
-                      deadline <= now else { continue }
-                let name = pod.string(at: "metadata.name") ?? ""
-                let namespace = pod.string(at: "metadata.namespace") ?? ""
-                if case .deleted? = try? core.delete(APICore.podsInfo, namespace: namespace, name: name,
-                                                     options: DeleteOptions(gracePeriodSeconds: 0)) {
-                    logger.info("pod removed after its grace period", metadata: ["pod": "\(namespace)/\(name)"])
+        let deadlines = Locked<[ObjectKey: Date]>([:])
+        func record(_ pod: JSONValue, deleted: Bool) -> (ObjectKey, Date?) {
+            let key = ObjectKey(resource: "pods", namespace: pod.string(at: "metadata.namespace") ?? "",
+                                name: pod.string(at: "metadata.name") ?? "")
+            let deadline = deleted ? nil : pod.string(at: "metadata.deletionTimestamp").flatMap(Self.parseTime)
+            return (key, deadline)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await ResourceFollower(core: self.core, info: APICore.podsInfo).run { change in
+                    deadlines.withLock { deadlines in
+                        switch change {
+                        case .initial(let pods):
+                            deadlines = [:]
+                            for pod in pods {
+                                let (key, deadline) = record(pod, deleted: false)
+                                deadlines[key] = deadline
+                            }
+                        case .event(let type, let pod):
+                            let (key, deadline) = record(pod, deleted: type == .deleted)
+                            deadlines[key] = deadline
+                        }
+                    }
                 }
             }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: self.reaperInterval)
+                    let now = Date()
+                    let expired = deadlines.withLock { $0.filter { $0.value <= now }.map(\.key) }
+                    for key in expired {
+                        if case .deleted? = try? self.core.delete(APICore.podsInfo, namespace: key.namespace,
+                                                                  name: key.name,
+                                                                  options: DeleteOptions(gracePeriodSeconds: 0)) {
+                            self.logger.info("pod removed after its grace period",
+                                             metadata: ["pod": "\(key.namespace)/\(key.name)"])
+                        }
+                        deadlines.withLock { _ = $0.removeValue(forKey: key) }
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
@@ -256,5 +322,16 @@ final class PendingSignal: Sendable {
     func wait() async {
         var iterator = stream.makeAsyncIterator()
         _ = await iterator.next()
+    }
+}
+
+/// Shared mutable state of a controller's tasks (a Mutex cannot be captured by the closures of a task group).
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    func withLock<Result>(_ body: (inout sending Value) throws -> sending Result) rethrows -> sending Result {
+        try mutex.withLock(body)
     }
 }
