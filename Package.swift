@@ -31,7 +31,7 @@ let services: [ServiceSpec] = [
     .init(folder: "hub", module: "HubService", deps: link),
     .init(folder: "meta", module: "MetaService", deps: serviceKit),
     .init(folder: "twin", module: "TwinService", deps: serviceKit),
-    .init(folder: "eventbus", module: "EventBusService", deps: serviceKit),
+    .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
@@ -137,7 +137,7 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -170,6 +170,11 @@ var targets: [Target] = [
         name: "KubeClientTests",
         dependencies: ["KubeClient", "EdgeProtocol", .product(name: "Logging", package: "swift-log")],
         path: "Tests/KubeClientTests", exclude: ["kube_stub.py"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "EventBusTests",
+        dependencies: ["EventBusService", "Bus", "EdgeProtocol", "TestSupport", "eventbus",
+                       .product(name: "Logging", package: "swift-log")],
+        path: "Tests/EventBusTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",
         dependencies: ["Mapper", "Bus", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],

@@ -53,6 +53,7 @@ declare -A SVC
 declare -A EXTRA=(
   [cloudhub]="--websocket-port $(free_port) --https-port $(free_port) --bind-address 127.0.0.1"
   [hub]="--cloud 127.0.0.1:$(free_port) --token $(printf '0%.0s' $(seq 64)).a.b.c"
+  [apiserver]="--secure-port $(free_port)"
 )
 for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller apiserver; do
   # shellcheck disable=SC2086 # EXTRA holds several flags
@@ -72,3 +73,11 @@ cat "$WORK/memory"
 awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 13** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
 edge='hub|meta|twin|eventbus|servicebus|edged|mapper-modbus|mapper-opcua|mapper-ble'
 grep -E "^\| ($edge) \|" "$WORK/memory" | awk -F'|' '{pss+=$4} END{printf "\nEdge stack (9 services) Pss sum: %.1f MB\n", pss/1024}'
+
+# The API server under load (its own process and data directory, plain HTTP on loopback so TLS is not measured).
+API_PORT=$(free_port)
+"$BIN/apiserver" --broker "127.0.0.1:$PORT" --data-dir "$WORK/apiserver-bench" --secure-port "$(free_port)" \
+    --insecure-port "$API_PORT" --log-level warning & PIDS+=($!)
+for _ in $(seq 200); do port_free "$API_PORT" || break; sleep 0.05; done
+echo
+"$BIN/bench" apiserver --server "http://127.0.0.1:$API_PORT"
