@@ -21,6 +21,15 @@ public enum Topics {
     /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
     public static let hubLink = "ke/hub/link"
 
+    // MARK: edge bus: eventbus ⇄ twin
+
+    /// Device and node events from the device broker, for twin: envelope with source `bus`, group `user`,
+    /// operation `response`, resource = the MQTT topic, content = the payload (a JSON object).
+    public static let twinIn = "ke/twin/in"
+    /// What twin publishes to devices and apps, for eventbus to put on the device broker: envelope with operation
+    /// `publish`, resource = the MQTT topic, content = the payload.
+    public static let twinOut = "ke/twin/out"
+
     // MARK: edge bus: device specs for mappers
 
     /// Retained spec of one device bound to this node, for the mappers: `{"device": <Device>, "model": <DeviceModel>}`,

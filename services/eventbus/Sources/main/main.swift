@@ -1,4 +1,4 @@
 import EventBusService
 import ServiceKit
 
-await PlaceholderCommand<EventBus>.runAsRoot()
+await EventBusCommand.runAsRoot()
