@@ -1,4 +1,4 @@
-import TwinService
 import ServiceKit
+import TwinService
 
-await PlaceholderCommand<Twin>.runAsRoot()
+await TwinCommand.runAsRoot()
