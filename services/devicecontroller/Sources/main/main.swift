@@ -1,4 +1,4 @@
 import DeviceControllerService
 import ServiceKit
 
-await PlaceholderCommand<DeviceController>.runAsRoot()
+await DeviceControllerCommand.runAsRoot()
