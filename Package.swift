@@ -30,7 +30,7 @@ let services: [ServiceSpec] = [
     // edge
     .init(folder: "hub", module: "HubService", deps: link),
     .init(folder: "meta", module: "MetaService", deps: serviceKit),
-    .init(folder: "twin", module: "TwinService", deps: serviceKit),
+    .init(folder: "twin", module: "TwinService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit),
@@ -40,7 +40,7 @@ let services: [ServiceSpec] = [
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link),
     .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient"]),
-    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient"]),
+    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     .init(folder: "apiserver", module: "APIServerService", deps: link + ["CSQLite"]),
 ]
 
@@ -175,6 +175,19 @@ var targets: [Target] = [
         dependencies: ["EventBusService", "Bus", "EdgeProtocol", "TestSupport", "eventbus",
                        .product(name: "Logging", package: "swift-log")],
         path: "Tests/EventBusTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "TwinServiceTests",
+        dependencies: ["TwinService", "EdgeProtocol", "Store"],
+        path: "Tests/TwinServiceTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "DeviceControllerTests",
+        dependencies: ["DeviceControllerService", "EdgeProtocol", .product(name: "Yams", package: "Yams")],
+        path: "Tests/DeviceControllerTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "DeviceTests",
+        dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "twin",
+                       "devicecontroller", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/DeviceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",
         dependencies: ["Mapper", "Bus", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],
