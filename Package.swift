@@ -181,12 +181,12 @@ var targets: [Target] = [
         path: "Tests/TwinServiceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "DeviceControllerTests",
-        dependencies: ["DeviceControllerService", "EdgeProtocol", .product(name: "Yams", package: "Yams")],
+        dependencies: ["DeviceControllerService", "EdgeProtocol", "TestSupport", .product(name: "Yams", package: "Yams")],
         path: "Tests/DeviceControllerTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "DeviceTests",
         dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "twin",
-                       "devicecontroller", .product(name: "Logging", package: "swift-log")],
+                       "devicecontroller", "mapper-modbus", .product(name: "Logging", package: "swift-log")],
         path: "Tests/DeviceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",

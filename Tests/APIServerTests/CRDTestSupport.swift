@@ -3,24 +3,14 @@
 
 import EdgeProtocol
 import Foundation
+import TestSupport
 import Yams
 
 @testable import APIServerService
 
 enum CRDTestSupport {
-    /// `shared/kubeedge-manifests`: beside the package root (`../shared/...`), or the workplace copy.
-    static let manifests: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
-                let beside = dir.deletingLastPathComponent().appendingPathComponent("shared/kubeedge-manifests")
-                if FileManager.default.fileExists(atPath: beside.path) { return beside }
-                break
-            }
-            dir = dir.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/work/shared/kubeedge-manifests")
-    }()
+    /// `shared/kubeedge-manifests` (see TestSupport's `Manifests`).
+    static let manifests: URL = Manifests.root
 
     /// The YAML files (sorted) directly in `sub`.
     static func files(_ sub: String) throws -> [URL] {

@@ -4,22 +4,12 @@
 import DeviceControllerService
 import EdgeProtocol
 import Foundation
+import TestSupport
 import Yams
 
 enum DeviceFixtures {
-    /// `shared/kubeedge-manifests`: beside the package root (`../shared/...`), or the workplace copy.
-    static let manifests: URL = {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while dir.path != "/" {
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
-                let beside = dir.deletingLastPathComponent().appendingPathComponent("shared/kubeedge-manifests")
-                if FileManager.default.fileExists(atPath: beside.path) { return beside }
-                break
-            }
-            dir = dir.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/work/shared/kubeedge-manifests")
-    }()
+    /// `shared/kubeedge-manifests` (see TestSupport's `Manifests`).
+    static let manifests: URL = Manifests.root
 
     struct FixtureError: Error, CustomStringConvertible {
         var description: String

@@ -2,18 +2,11 @@ import EdgeProtocol
 import Foundation
 import Mapper
 import Testing
+import TestSupport
 
 /// KubeEdge's own manifests, shared by the projects (../shared/kubeedge-manifests from the checkout).
 enum Manifests {
-    static var root: URL {
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<6 {
-            let candidate = dir.appendingPathComponent("../shared/kubeedge-manifests").standardized
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/work/shared/kubeedge-manifests")
-    }
+    static var root: URL { TestSupport.Manifests.root }
 
     static func text(_ relative: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)

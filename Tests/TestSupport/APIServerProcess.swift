@@ -88,8 +88,12 @@ public final class APIServerProcess: Sendable {
 
 /// ../shared/kubeedge-manifests beside the checkout.
 public enum Manifests {
+    /// `../shared/kubeedge-manifests` beside the checkout; `KUBEEDGE_MANIFESTS` overrides it, and a clone made
+    /// elsewhere (CI) falls back to the project machine's /work/shared.
     public static var root: URL {
-        Repository.root.deletingLastPathComponent().appendingPathComponent("shared/kubeedge-manifests")
+        if let path = ProcessInfo.processInfo.environment["KUBEEDGE_MANIFESTS"] { return URL(fileURLWithPath: path) }
+        let beside = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/kubeedge-manifests")
+        if FileManager.default.fileExists(atPath: beside.path) { return beside }
+        return URL(fileURLWithPath: "/work/shared/kubeedge-manifests")
     }
 }
-
