@@ -208,3 +208,69 @@ func eventually(_ what: String, timeout: Double = 20, _ condition: () async thro
     }
     throw TestSupportError("timed out waiting for \(what)")
 }
+
+@Suite("a Modbus device end to end", .serialized, .timeLimit(.minutes(4)))
+struct ModbusDeviceEndToEndTests {
+    static func manifests(port: Int) -> String {
+        """
+        apiVersion: devices.kubeedge.io/v1beta1
+        kind: DeviceModel
+        metadata: {name: boiler-model, namespace: default}
+        spec:
+          protocol: modbus
+          properties:
+          - {name: temperature, type: INT, accessMode: ReadOnly}
+          - {name: setpoint, type: INT, accessMode: ReadWrite}
+        ---
+        apiVersion: devices.kubeedge.io/v1beta1
+        kind: Device
+        metadata: {name: boiler-1, namespace: default}
+        spec:
+          deviceModelRef: {name: boiler-model}
+          nodeName: edge-1
+          protocol: {protocolName: modbus, configData: {ip: 127.0.0.1, port: \(port), slaveID: 1}}
+          properties:
+          - name: temperature
+            collectCycle: 100
+            reportCycle: 100
+            visitors: {protocolName: modbus, configData: {register: InputRegister, offset: 0, limit: 1}}
+          - name: setpoint
+            collectCycle: 100
+            reportCycle: 100
+            desired: {value: "40"}
+            visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 1, limit: 1}}
+        """
+    }
+
+    func reported(_ stack: DeviceStack, _ property: String) async throws -> String {
+        try await stack.api.ok("get", "device", "boiler-1", "-o",
+                               "jsonpath={.status.twins[?(@.propertyName==\"\(property)\")].reported.value}")
+    }
+
+    @Test("pymodbus registers → mapper-modbus → twin → kubectl get device; a desired value set with kubectl is written to the register")
+    func modbusRegistersReachTheDeviceStatus() async throws {
+        let stack = try await DeviceStack()
+        let peer = try await ModbusPeer(overrides: ["--ir", "0=215", "--hr", "1=7"])
+        try await stack.withLogs {
+            try await stack.start("mapper-modbus", broker: stack.link.edgeBroker)
+            _ = try await stack.api.ok("apply", "-f", Manifests.root.appendingPathComponent("crds").path)
+            _ = try await stack.api.ok("apply", "-f", "-", input: Self.manifests(port: peer.port))
+            // The input register becomes the Device's reported temperature.
+            try await eventually("reported temperature 215", timeout: 30) {
+                try await reported(stack, "temperature") == "215"
+            }
+            // The desired setpoint (40, from the manifest) reaches the holding register and is read back.
+            try await eventually("setpoint written and reported as 40", timeout: 30) {
+                try await reported(stack, "setpoint") == "40"
+            }
+            // Changed with kubectl: written and read back again.
+            _ = try await stack.api.ok("patch", "device", "boiler-1", "--type=json", "-p",
+                                       #"[{"op":"replace","path":"/spec/properties/1/desired/value","value":"55"}]"#)
+            try await eventually("setpoint 55 written and reported", timeout: 30) {
+                try await reported(stack, "setpoint") == "55"
+            }
+        }
+        await peer.kill()
+        await stack.stop()
+    }
+}

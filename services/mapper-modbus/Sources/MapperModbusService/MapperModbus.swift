@@ -72,6 +72,7 @@ public struct MapperModbusCommand: AsyncParsableCommand {
             file = manifest
         }
         try await context.bus.subscribe(MapperRuntime.subscriptions)
+        context.logger.info("serving", metadata: ["devices_file": "\(devicesFile ?? "none")"])
         let watcher = Task { [file] in
             guard let file else { return }
             try? await file.run(into: runtime, logger: context.logger)
