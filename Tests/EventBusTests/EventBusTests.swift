@@ -129,4 +129,50 @@ struct EventBusProcessTests {
         await probe.close()
         await broker.stop()
     }
+
+    @Test("with an external device broker: devices there, modules on the edge bus")
+    func externalDeviceBroker() async throws {
+        let edgeBus = try await Broker()
+        let deviceBroker = try await Broker()
+        let dataDir = try TemporaryDirectory.make(prefix: "eventbus-ext")
+        defer { try? FileManager.default.removeItem(at: dataDir) }
+        let eventbus = try ChildProcess(try Executables.product("eventbus"), [
+            "--broker", edgeBus.address, "--device-broker", deviceBroker.address, "--node-name", "n1",
+            "--data-dir", dataDir.path,
+        ])
+        try await eventbus.waitForLine(containing: "serving", timeout: 20)
+        func probe(_ broker: Broker, _ id: String, _ topics: [String]) async throws -> (BusClient, Watched<[BusMessage]>, Task<Void, Never>) {
+            let client = try BusClient(BusConfiguration(endpoint: try BusEndpoint(parsing: broker.address), clientID: id),
+                                       logger: Logger(label: id))
+            try client.start()
+            try await client.waitUntilConnected()
+            try await client.subscribe(topics)
+            let seen = Watched<[BusMessage]>([])
+            let task = Task { for await message in client.messages { seen.update { $0.append(message) } } }
+            return (client, seen, task)
+        }
+        let (modules, moduleSeen, moduleTask) = try await probe(edgeBus, "modules", [Topics.twinIn])
+        let (devices, deviceSeen, deviceTask) = try await probe(deviceBroker, "devices", ["$hw/events/device/#"])
+        defer { moduleTask.cancel(); deviceTask.cancel() }
+        try await devices.publish("$hw/events/device/d1/twin/get", Array(#"{"event_id":"g1","timestamp":1}"#.utf8))
+        try await moduleSeen.wait(timeout: 10, "twin/get on the edge bus") { $0.contains { $0.text.contains("g1") } }
+        try await devices.publish("$hw/events/device/d1/twin/get", Array("nope".utf8))
+        try await deviceSeen.wait(timeout: 10, "the 400 on the device broker") { messages in
+            messages.contains { $0.topic == "$hw/events/device/d1/twin/get/result" && $0.text.contains("\"code\":400") }
+        }
+        try await modules.publish(Topics.twinOut, Message(source: "twin", group: "user", operation: "publish",
+                                                          resource: "$hw/events/device/d1/twin/get/result",
+                                                          content: try RawJSON(["event_id": "g1"])))
+        try await deviceSeen.wait(timeout: 10, "twin's answer on the device broker") { messages in
+            messages.contains { $0.topic == "$hw/events/device/d1/twin/get/result" && $0.text.contains("g1") }
+        }
+        // Nothing for devices leaked onto the edge bus, nor module traffic onto the device broker.
+        #expect(!moduleSeen.value.contains { $0.topic.hasPrefix("$hw/") })
+        eventbus.signal(SIGTERM)
+        #expect(await eventbus.waitForExit(timeout: 5) == 0)
+        await modules.close()
+        await devices.close()
+        await edgeBus.stop()
+        await deviceBroker.stop()
+    }
 }
