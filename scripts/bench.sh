@@ -81,3 +81,47 @@ API_PORT=$(free_port)
 for _ in $(seq 200); do port_free "$API_PORT" || break; sleep 0.05; done
 echo
 "$BIN/bench" apiserver --server "http://127.0.0.1:$API_PORT"
+
+# Devices through the whole system: the apiserver above and the bench broker as the cloud bus, cloudhub, an edge
+# broker with hub, eventbus and twin, and devicecontroller; one device bound to the edge node.
+EDGE_BENCH=$(free_port)
+sed -e "s/^listener $PORT /listener $EDGE_BENCH /" "$WORK/mosquitto.conf" > "$WORK/mosquitto-edge.conf"
+mosquitto -c "$WORK/mosquitto-edge.conf" > "$WORK/broker-edge.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 200); do port_free "$EDGE_BENCH" || break; sleep 0.05; done
+WS=$(free_port); CERTS=$(free_port)
+"$BIN/cloudhub" --broker "127.0.0.1:$PORT" --data-dir "$WORK/dev-cloudhub" --websocket-port "$WS" --https-port "$CERTS" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --log-level warning > "$WORK/dev-cloudhub.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 200); do [ -s "$WORK/dev-cloudhub/token" ] && break; sleep 0.05; done
+"$BIN/hub" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-hub" --cloud "127.0.0.1:$WS" \
+    --cert-server "127.0.0.1:$CERTS" --token "$(cat "$WORK/dev-cloudhub/token")" --message-qps 100000 \
+    --message-burst 100000 --log-level warning & PIDS+=($!)
+for name in eventbus twin; do
+  "$BIN/$name" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-$name" --log-level warning & PIDS+=($!)
+done
+KUBECONFIG_BENCH="$WORK/apiserver-bench/admin.kubeconfig"
+"$BIN/devicecontroller" --broker "127.0.0.1:$PORT" --data-dir "$WORK/dev-devicecontroller" \
+    --kubeconfig "$KUBECONFIG_BENCH" --log-level warning & PIDS+=($!)
+KUBECTL=(kubectl --kubeconfig "$KUBECONFIG_BENCH" --cache-dir "$WORK/kube-cache")
+MANIFESTS="${KUBEEDGE_MANIFESTS:-$( [ -d ../shared/kubeedge-manifests ] && echo ../shared/kubeedge-manifests || echo /work/shared/kubeedge-manifests)}"
+"${KUBECTL[@]}" apply -f "$MANIFESTS/crds" > /dev/null
+"${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: {name: bench-model, namespace: default}
+spec:
+  protocol: bench
+  properties:
+  - {name: value, type: INT, accessMode: ReadOnly}
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: bench-1, namespace: default}
+spec:
+  deviceModelRef: {name: bench-model}
+  nodeName: bench-node
+  protocol: {protocolName: bench}
+  properties:
+  - {name: value, visitors: {protocolName: bench}}
+YAML
+echo
+"$BIN/bench" devices --edge-broker "127.0.0.1:$EDGE_BENCH" --kubeconfig "$KUBECONFIG_BENCH"
