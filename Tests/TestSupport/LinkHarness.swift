@@ -39,12 +39,12 @@ public final class LinkHarness: Sendable {
     public var certificateDirectory: URL { edgeDir.appendingPathComponent("certs") }
 
     @discardableResult
-    public func startCloudhub() async throws -> ChildProcess {
+    public func startCloudhub(extra: [String] = []) async throws -> ChildProcess {
         let process = try ChildProcess(try Executables.product("cloudhub"), [
             "--broker", cloudBroker.address, "--data-dir", cloudDir.path,
             "--websocket-port", "\(websocketPort)", "--https-port", "\(httpsPort)", "--bind-address", "127.0.0.1",
             "--advertise-address", "127.0.0.1",
-        ] + (ProcessInfo.processInfo.environment["LINK_TEST_TRACE"] != nil ? ["--log-level", "trace"] : []))
+        ] + extra + (ProcessInfo.processInfo.environment["LINK_TEST_TRACE"] != nil ? ["--log-level", "trace"] : []))
         cloudhubProcess.update { $0 = process }
         try await process.waitForLine(containing: "] serving", timeout: 60)
         return process

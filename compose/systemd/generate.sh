@@ -32,10 +32,7 @@ describe() {
 # Flags that are decided but not implemented yet, as a commented-out ExecStart.
 future_flags() {
     case $1 in
-        hub) echo "--cloud <host:port> --cert-server <host:port> --token <token>" ;;
-        cloudhub) echo "--advertise-address <ip/dns> --websocket-port 10000 --https-port 10002" ;;
-        apiserver) echo "--secure-port 6443 --bind-address 127.0.0.1" ;;
-        edgecontroller | devicecontroller) echo "--kubeconfig /etc/kubeedge-swift/kubeconfig" ;;
+        edgecontroller) echo "--kubeconfig /etc/kubeedge-swift/kubeconfig" ;;
         edged) echo "--runtime-endpoint unix:///run/containerd/containerd.sock --pod-sandbox-image <image>" ;;
     esac
 }

@@ -20,6 +20,8 @@ public enum Topics {
     public static let up = "ke/up"
     /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
     public static let hubLink = "ke/hub/link"
+    /// Retained backlog of hub's upstream queue: JSON `{"cloud": n, "cloud-acks": m}`.
+    public static let hubBacklog = "ke/hub/backlog"
 
     // MARK: edge bus: eventbus ⇄ twin
 
@@ -48,6 +50,8 @@ public enum Topics {
     /// `dynamiccontroller`), chosen as KubeEdge's cloudhub dispatches upstream traffic. Payload: envelope.
     public static func fromNode(_ node: String, module: String) -> String { "ke/node/\(node)/up/\(module)" }
     public static func fromAnyNode(module: String) -> String { "ke/node/+/up/\(module)" }
+    /// Retained backlog of cloudhub's outbox: JSON `{"<node>": <messages not yet delivered or acknowledged>}`.
+    public static let cloudhubBacklog = "ke/cloudhub/backlog"
     /// Retained state of one node's link as cloudhub sees it: `connected` / `disconnected`.
     public static func nodeLink(_ node: String) -> String { "ke/node/\(node)/link" }
     public static let anyNodeLink = "ke/node/+/link"

@@ -83,6 +83,14 @@ public enum LinkRules {
         }
     }
 
+    /// edgecontroller's deletion of the node itself (`namespace/node/{node}`, `delete`): cloudhub ends the node's
+    /// session instead of forwarding it (wire reference §4.2).
+    public static func isNodeDeletion(_ message: Message, node: String) -> Bool {
+        guard message.route.operation == "delete" else { return false }
+        let parts = message.route.resource.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 3 && parts[1] == "node" && parts[2] == node
+    }
+
     /// viaduct swallows these operations and answers them itself (§2.6).
     public static func isViaductControl(_ message: Message) -> Bool {
         ["config", "ping", "pong"].contains(message.route.operation)

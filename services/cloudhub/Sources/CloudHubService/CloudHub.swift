@@ -40,6 +40,17 @@ public struct CloudHubOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("token-ttl"), help: "Hours a join token stays valid.")
     public var tokenTTLHours = 24
 
+    @Option(name: .customLong("token-refresh-seconds"),
+            help: "A new join token is made (and written to <data-dir>/token) this often; older ones stay valid until they expire.")
+    public var tokenRefreshSeconds = 12 * 3600
+
+    @Option(name: .customLong("edge-cert-validity-seconds"), help: "Validity of the edge certificates issued.")
+    public var edgeCertValiditySeconds = 365 * 86400
+
+    @Option(name: .customLong("backlog-interval-ms"),
+            help: "How often the per-node backlog is published on ke/cloudhub/backlog (when it changed).")
+    public var backlogIntervalMs = 2000
+
     @Option(name: .customLong("outbox-limit"), help: "Messages kept per node while it is offline or slow.")
     public var outboxLimit = 100_000
 
@@ -97,13 +108,7 @@ public final class CloudHubServer: Sendable {
         let addresses = Self.addresses(options.advertiseAddress)
         let serverKey = P256.Signing.PrivateKey()
         let serverCertificate = try ca.issueServerCertificate(key: serverKey, addresses: addresses)
-        let token = ca.makeToken(expiresAt: Date().addingTimeInterval(Double(options.tokenTTLHours) * 3600))
-        let tokenPath = context.config.dataDir + "/token"
-        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath), options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
-        logger.notice("join token written to \(tokenPath) (valid \(options.tokenTTLHours) h): \(token)")
-        print("cloudhub: join token for edges (also in \(tokenPath)):\n\(token)")
-        fflush(nil)
+        try writeToken(first: true)
 
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.subscribe([Topics.toAnyNode])
@@ -114,8 +119,51 @@ public final class CloudHubServer: Sendable {
             group.addTask { try await certificateApp.runService() }
             group.addTask { try await websocketApp.runService() }
             group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
+            group.addTask { try await self.refreshTokens() }
+            group.addTask { try await self.publishBacklog() }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Writes a new join token to <data-dir>/token (mode 600) and says so.
+    func writeToken(first: Bool) throws {
+        let token = ca.makeToken(expiresAt: Date().addingTimeInterval(Double(options.tokenTTLHours) * 3600))
+        let tokenPath = context.config.dataDir + "/token"
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath), options: .atomic)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
+        logger.notice(first ? "join token written" : "join token refreshed", metadata: [
+            "path": "\(tokenPath)", "valid_h": "\(options.tokenTTLHours)", "token": "\(token)",
+        ])
+        if first {
+            print("cloudhub: join token for edges (also in \(tokenPath)):\n\(token)")
+            fflush(nil)
+        }
+    }
+
+    /// KubeEdge refreshes the join token every 12 h; edges joining later use the newest one.
+    func refreshTokens() async throws {
+        while true {
+            try await Task.sleep(for: .seconds(options.tokenRefreshSeconds))
+            do {
+                try writeToken(first: false)
+            } catch {
+                logger.error("could not write a new join token", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The outbox backlog per node, retained on the cloud bus (`ke/cloudhub/backlog`) whenever it changes.
+    func publishBacklog() async throws {
+        var last: [String: Int]?
+        while true {
+            let now = backlog()
+            if now != last {
+                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
+                try await context.bus.publish(Topics.cloudhubBacklog, try json.serialized(), retain: true)
+                last = now
+            }
+            try await Task.sleep(for: .milliseconds(options.backlogIntervalMs))
         }
     }
 
@@ -147,6 +195,12 @@ public final class CloudHubServer: Sendable {
         guard parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "down" else { return false }
         let node = String(parts[2])
         guard let envelope = message.envelope(orLogTo: logger) else { return true }
+        if LinkRules.isNodeDeletion(envelope, node: node) {
+            // Not forwarded: the node is gone from the cluster, so its session ends (as KubeEdge's cloudhub does).
+            logger.notice("node deleted: its session ends", metadata: ["node": "\(node)"])
+            session(for: node)?.close(reason: "the node was deleted")
+            return true
+        }
         enqueue(envelope, for: node)
         return true
     }
@@ -194,6 +248,7 @@ public final class CloudHubServer: Sendable {
         let router = Router(context: CertificateRequestContext.self)
         let ca = self.ca
         let logger = self.logger
+        let validity = TimeInterval(options.edgeCertValiditySeconds)
         router.get("/ca.crt") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/octet-stream"],
                      body: .init(byteBuffer: ByteBuffer(bytes: ca.certificateDER)))
@@ -208,7 +263,7 @@ public final class CloudHubServer: Sendable {
             }
             let csr = try await request.body.collect(upTo: 1 << 20)
             do {
-                let signed = try ca.signEdgeCSR(Array(buffer: csr))
+                let signed = try ca.signEdgeCSR(Array(buffer: csr), validity: validity)
                 logger.info("issued an edge certificate", metadata: ["node": "\(node)"])
                 return Response(status: .ok, headers: [.contentType: "application/octet-stream"],
                                 body: .init(byteBuffer: ByteBuffer(bytes: try PKI.der(signed))))

@@ -28,23 +28,62 @@ public struct HubOptions: ParsableArguments, Sendable {
     @Option(help: "Join token from the cloud (<data-dir>/token of cloudhub); needed only until this edge has a certificate.")
     public var token: String?
 
-    @Option(name: .customLong("project-id"), help: "Project id in the websocket path.")
-    public var projectID = LinkProtocol.defaultProjectID
+    @Option(name: .customLong("project-id"), help: "Project id in the websocket path (default e632aba927ea4ac2b575ec1603d56f10).")
+    public var projectIDFlag: String?
 
-    @Option(help: "Seconds between keepalives.")
-    public var heartbeat = 15
+    @Option(name: .customLong("heartbeat"), help: "Seconds between keepalives (default 15).")
+    public var heartbeatFlag: Int?
 
-    @Option(name: .customLong("message-qps"), help: "Upstream rate limit, messages per second.")
-    public var messageQPS = 30.0
+    @Option(name: .customLong("message-qps"), help: "Upstream rate limit, messages per second (default 30).")
+    public var messageQPSFlag: Double?
 
-    @Option(name: .customLong("message-burst"), help: "Upstream rate limit burst.")
-    public var messageBurst = 60
+    @Option(name: .customLong("message-burst"), help: "Upstream rate limit burst (default 60).")
+    public var messageBurstFlag: Int?
 
-    @Option(name: .customLong("upstream-limit"), help: "Messages kept for the cloud while the link is down.")
-    public var upstreamLimit = 100_000
+    @Option(name: .customLong("upstream-limit"), help: "Messages kept for the cloud while the link is down (default 100000).")
+    public var upstreamLimitFlag: Int?
 
-    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
-    public var maxMessageSize = 16 << 20
+    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes (default 16 MiB).")
+    public var maxMessageSizeFlag: Int?
+
+    @Option(name: .customLong("cert-renew-before-seconds"),
+            help: "Renew the edge certificate this long before it expires (default 30 days; at the latest half-way through what is left).")
+    public var certRenewBeforeFlag: Int?
+
+    public var projectID: String { projectIDFlag ?? LinkProtocol.defaultProjectID }
+    public var heartbeat: Int { heartbeatFlag ?? 15 }
+    public var messageQPS: Double { messageQPSFlag ?? 30 }
+    public var messageBurst: Int { messageBurstFlag ?? 60 }
+    public var upstreamLimit: Int { upstreamLimitFlag ?? 100_000 }
+    public var maxMessageSize: Int { maxMessageSizeFlag ?? 16 << 20 }
+    public var certRenewBeforeSeconds: Int { certRenewBeforeFlag ?? 30 * 86400 }
+
+    /// The `hub:` section of the config file; a flag given on the command line wins.
+    public struct Section: Decodable, Sendable {
+        var cloud: String?
+        var certServer: String?
+        var token: String?
+        var projectID: String?
+        var heartbeat: Int?
+        var messageQPS: Double?
+        var messageBurst: Int?
+        var upstreamLimit: Int?
+        var maxMessageSize: Int?
+        var certRenewBeforeSeconds: Int?
+    }
+
+    public mutating func fill(from section: Section) {
+        cloud = cloud ?? section.cloud
+        certServer = certServer ?? section.certServer
+        token = token ?? section.token
+        projectIDFlag = projectIDFlag ?? section.projectID
+        heartbeatFlag = heartbeatFlag ?? section.heartbeat
+        messageQPSFlag = messageQPSFlag ?? section.messageQPS
+        messageBurstFlag = messageBurstFlag ?? section.messageBurst
+        upstreamLimitFlag = upstreamLimitFlag ?? section.upstreamLimit
+        maxMessageSizeFlag = maxMessageSizeFlag ?? section.maxMessageSize
+        certRenewBeforeFlag = certRenewBeforeFlag ?? section.certRenewBeforeSeconds
+    }
 
     public init() {}
 }
@@ -55,7 +94,7 @@ public struct HubCommand: AsyncParsableCommand {
         discussion: """
             Joins the cloud with a token on first start (certificates kept in <data-dir>/certs), then keeps a \
             mutual-TLS websocket to cloudhub: cloud messages go to ke/down/<module>, and ke/up goes to the cloud \
-            through a durable queue (docs/bus.md).
+            through a durable queue (docs/bus.md). Every flag of its own can also be set in the 'hub' section of             --config (cloud, certServer, token, projectID, heartbeat, messageQPS, messageBurst, upstreamLimit,             maxMessageSize, certRenewBeforeSeconds).
             """)
 
     @OptionGroup public var options: BaseOptions
@@ -66,6 +105,8 @@ public struct HubCommand: AsyncParsableCommand {
     public func run() async throws {
         let hub = self.hub
         try await ServiceRunner.run(Hub.identity, options: options, prepare: { context in
+            var hub = hub
+            if let section = try context.config.section(HubOptions.Section.self) { hub.fill(from: section) }
             let client = try HubClient(context: context, options: hub)
             context.bus.setIntake { [client] message in client.takeUpstream(message) }
             return client
@@ -90,6 +131,9 @@ public final class HubClient: Sendable {
     let cloudHost: String
     let cloudPort: Int
     private let link = Mutex(LinkState())
+    /// The edge certificate in use; rotation replaces it and ends the session, so the next one uses the new one.
+    private let identity = Mutex<EdgeIdentity?>(nil)
+    private let rotated = WakeSignal()
     private let recentDownstream = Mutex(RecentIDs())
     private let wakeup = WakeSignal()
 
@@ -129,13 +173,16 @@ public final class HubClient: Sendable {
     }
 
     public func run() async throws {
-        let identity = try await loadOrBootstrapIdentity()
+        let loaded = try await loadOrBootstrapIdentity()
+        identity.withLock { $0 = loaded }
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.publish(Topics.hubLink, "disconnected", retain: true)
         try await context.bus.subscribe([Topics.up])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
-            group.addTask { try await self.connectLoop(identity) }
+            group.addTask { try await self.connectLoop() }
+            group.addTask { try await self.rotationLoop() }
+            group.addTask { try await self.publishBacklog() }
             try await group.next()
             group.cancelAll()
         }
@@ -224,6 +271,74 @@ public final class HubClient: Sendable {
         return EdgeIdentity(caCertificate: ca, certificate: certificate, privateKey: key)
     }
 
+    /// When to renew: `certRenewBeforeSeconds` before expiry, but never later than half-way through what is left
+    /// (so that a short-lived certificate is renewed in time and renewals cannot follow each other back to back).
+    func renewalTime(of certificate: Certificate, now: Date = Date()) -> Date {
+        let remaining = certificate.notValidAfter.timeIntervalSince(now)
+        return certificate.notValidAfter.addingTimeInterval(-min(Double(options.certRenewBeforeSeconds), max(0, remaining / 2)))
+    }
+
+    /// Renews the edge certificate before it expires: a new key, a CSR sent with the current certificate as the
+    /// credential (cloudhub accepts a certificate it issued instead of a token), then a reconnect with the new one.
+    func rotationLoop() async throws {
+        while true {
+            guard let current = identity.withLock({ $0 }) else { return }
+            let due = renewalTime(of: current.certificate)
+            let wait = due.timeIntervalSinceNow
+            if wait > 0 { try await Task.sleep(for: .milliseconds(Int(min(wait, 86400) * 1000))) }
+            guard due.timeIntervalSinceNow <= 0 else { continue }
+            do {
+                let renewed = try await renew(current)
+                identity.withLock { $0 = renewed }
+                logger.notice("edge certificate renewed", metadata: [
+                    "expires": "\(renewed.certificate.notValidAfter)", "previous_expiry": "\(current.certificate.notValidAfter)",
+                ])
+                rotated.signal()
+            } catch {
+                let retry = max(1, min(60, current.certificate.notValidAfter.timeIntervalSinceNow / 4))
+                logger.warning("could not renew the edge certificate; retrying", metadata: [
+                    "reason": "\(error)", "expires": "\(current.certificate.notValidAfter)", "retry_in_s": "\(Int(retry))",
+                ])
+                try await Task.sleep(for: .milliseconds(Int(retry * 1000)))
+            }
+        }
+    }
+
+    func renew(_ current: EdgeIdentity) async throws -> EdgeIdentity {
+        let dir = certificateDirectory
+        let (host, port) = try Self.hostPort(options.certServer ?? "\(cloudHost):10002", defaultPort: 10002)
+        let key = P256.Signing.PrivateKey()
+        let response = try await HTTPSFetch.get(
+            host: host, port: port, path: "/edge.crt", headers: [("NodeName", context.nodeName)],
+            body: try PKI.makeCSR(key: key), tls: try LinkTLS.edgeClient(current))
+        guard response.status == 200, !response.body.isEmpty else {
+            throw HubError("the cloud refused to renew the certificate (\(response.status)): "
+                + String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let certificate = try Certificate(derEncoded: response.body)
+        // Both written beside the old ones, then renamed over them (each rename is atomic).
+        try write(key.pemRepresentation, to: dir + "/server.key.new", mode: 0o600)
+        try write(try PKI.pem(certificate), to: dir + "/server.crt.new", mode: 0o644)
+        for name in ["server.key", "server.crt"] where rename(dir + "/\(name).new", dir + "/" + name) != 0 {
+            throw HubError("could not replace \(dir)/\(name): errno \(errno)")
+        }
+        return EdgeIdentity(caCertificate: current.caCertificate, certificate: certificate, privateKey: key)
+    }
+
+    /// The upstream queue's backlog, retained on the edge bus (`ke/hub/backlog`) whenever it changes.
+    func publishBacklog() async throws {
+        var last: [String: Int]?
+        while true {
+            let now = upstream.backlog()
+            if now != last {
+                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
+                try await context.bus.publish(Topics.hubBacklog, try json.serialized(), retain: true)
+                last = now
+            }
+            try await Task.sleep(for: .seconds(2))
+        }
+    }
+
     private func write(_ text: String, to path: String, mode: Int) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
@@ -297,13 +412,15 @@ public final class HubClient: Sendable {
 
     // MARK: the link
 
-    func connectLoop(_ identity: EdgeIdentity) async throws {
-        let tls = try LinkTLS.edgeClient(identity)
+    func connectLoop() async throws {
         let path = "/\(options.projectID)/\(context.nodeName)/events"
         var delay = 1.0
         while !Task.isCancelled {
             let started = ContinuousClock.now
+            let renewed = Mutex(false)
             do {
+                guard let identity = identity.withLock({ $0 }) else { return }
+                let tls = try LinkTLS.edgeClient(identity)
                 try await LinkClient.connect(
                     host: cloudHost, port: cloudPort, path: path,
                     headers: [
@@ -312,7 +429,13 @@ public final class HubClient: Sendable {
                     ],
                     tls: tls, maxMessageSize: options.maxMessageSize
                 ) { inbound, outbound in
-                    try await self.session(inbound: inbound, outbound: outbound)
+                    let ended = try await self.session(inbound: inbound, outbound: outbound)
+                    renewed.withLock { $0 = ended }
+                }
+                if renewed.withLock({ $0 }) {
+                    logger.info("reconnecting with the renewed certificate")
+                    await setConnected(false)
+                    continue
                 }
                 logger.warning("link to the cloud closed", metadata: ["cloud": "\(cloudHost):\(cloudPort)"])
             } catch {
@@ -329,7 +452,8 @@ public final class HubClient: Sendable {
         }
     }
 
-    private func session(inbound: LinkInbound, outbound: LinkOutbound) async throws {
+    /// Returns true when it ended because the certificate was renewed.
+    private func session(inbound: LinkInbound, outbound: LinkOutbound) async throws -> Bool {
         logger.info("connected to the cloud", metadata: ["cloud": "\(cloudHost):\(cloudPort)"])
         link.withLock {
             $0.writer = outbound
@@ -337,23 +461,33 @@ public final class HubClient: Sendable {
         }
         await setConnected(true)
         defer { link.withLock { $0.writer = nil } }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 // The first keepalive right after connecting, as edgecore does (§13.3).
                 while !Task.isCancelled {
                     try await outbound.send(LinkProtocol.frame(LinkRules.keepalive()))
                     try await Task.sleep(for: .seconds(self.options.heartbeat))
                 }
+                return false
             }
-            group.addTask { try await self.sendLoop(outbound) }
+            group.addTask {
+                try await self.sendLoop(outbound)
+                return false
+            }
             group.addTask {
                 for try await bytes in inbound {
                     try await self.handleDownstream(bytes, outbound: outbound)
                 }
+                return false
             }
-            // Whichever ends first (the reader at a close, or a failed write) ends the connection.
-            try await group.next()
+            group.addTask {
+                await self.rotated.wait(timeout: .seconds(365 * 86400))
+                return !Task.isCancelled
+            }
+            // Whichever ends first (the reader at a close, a failed write, a renewed certificate) ends the connection.
+            let renewed = try await group.next() ?? false
             group.cancelAll()
+            return renewed
         }
     }
 
