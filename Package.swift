@@ -137,14 +137,18 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient", "Link",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "Benchmarks/bench", swiftSettings: swiftSettings),
     .target(
         name: "TestSupport",
-        dependencies: ["Bus", "EdgeProtocol", .product(name: "Logging", package: "swift-log")],
+        dependencies: ["Bus", "EdgeProtocol", .product(name: "Logging", package: "swift-log"),
+                       .product(name: "Yams", package: "Yams")],
         path: "Tests/TestSupport", swiftSettings: swiftSettings),
     .testTarget(
         name: "EdgeProtocolTests", dependencies: ["EdgeProtocol"],
@@ -168,7 +172,7 @@ var targets: [Target] = [
         path: "Tests/APIServerTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "KubeClientTests",
-        dependencies: ["KubeClient", "EdgeProtocol", .product(name: "Logging", package: "swift-log")],
+        dependencies: ["KubeClient", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],
         path: "Tests/KubeClientTests", exclude: ["kube_stub.py"], swiftSettings: swiftSettings),
     .testTarget(
         name: "EventBusTests",

@@ -3,6 +3,7 @@
 # mosquitto_sub on the same broker for comparison, and measures the idle memory of every service.
 # Output is the material for docs/performance.md.
 set -euo pipefail
+ulimit -n 65536 2>/dev/null || true   # the link run opens 1,000 connections
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
 source scripts/lib.sh
@@ -125,3 +126,10 @@ spec:
 YAML
 echo
 "$BIN/bench" devices --edge-broker "127.0.0.1:$EDGE_BENCH" --kubeconfig "$KUBECONFIG_BENCH"
+
+# The link between that cloudhub and hub: throughput both ways, then 1,000 simulated edges on cloudhub.
+CLOUDHUB_PID=$(pgrep -f "cloudhub --broker 127.0.0.1:$PORT --data-dir $WORK/dev-cloudhub" | head -1)
+echo
+"$BIN/bench" link --cloud-broker "127.0.0.1:$PORT" --edge-broker "127.0.0.1:$EDGE_BENCH" --node bench-node \
+    --cloudhub "127.0.0.1:$WS" --cert-server "127.0.0.1:$CERTS" --token "$(cat "$WORK/dev-cloudhub/token")" \
+    --cloudhub-pid "$CLOUDHUB_PID"
