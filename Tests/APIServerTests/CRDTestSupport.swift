@@ -26,51 +26,12 @@ enum CRDTestSupport {
     }
 
     static func documents(yaml: String) throws -> [JSONValue] {
-        var out: [JSONValue] = []
-        var sequence = try Yams.compose_all(yaml: yaml)
-        while let node = sequence.next() {
-            let value = json(node)
-            if !value.isNull { out.append(value) }
-        }
-        if let error = sequence.error { throw error }
-        return out
+        try KubectlYAML.documents(yaml, float: goJSONFloat)
     }
 
     /// One YAML document as JSON.
     static func document(_ yaml: String) throws -> JSONValue {
-        let docs = try documents(yaml: yaml)
-        guard docs.count == 1 else { throw TestError("expected one YAML document, got \(docs.count)") }
-        return docs[0]
-    }
-
-    struct TestError: Error, CustomStringConvertible {
-        var description: String
-        init(_ description: String) { self.description = description }
-    }
-
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            if scalar.style != .plain { return .string(scalar.string) }
-            switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: return .null
-            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case .int:
-                if let i = node.int { return .integer(i) }
-                return .string(scalar.string)
-            case .float:
-                guard let d = node.float, d.isFinite else { return .string(scalar.string) }
-                return .number(goJSONFloat(d))
-            default:
-                return .string(scalar.string)
-            }
-        case .mapping(let mapping):
-            return .object(mapping.map { (key: $0.key.string ?? "\($0.key)", value: json($0.value)) })
-        case .sequence(let sequence):
-            return .array(sequence.map(json))
-        case .alias:
-            return .null
-        }
+        try KubectlYAML.document(yaml, float: goJSONFloat)
     }
 
     /// What Go's json.Marshal writes for a float64 that came from YAML (`1.0` → `1`).

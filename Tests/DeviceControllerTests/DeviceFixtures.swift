@@ -27,37 +27,7 @@ enum DeviceFixtures {
 
     /// One YAML document as JSON (plain scalars typed as YAML 1.1 core does; quoted ones stay strings).
     static func yaml(_ text: String) throws -> JSONValue {
-        var sequence = try Yams.compose_all(yaml: text)
-        var documents: [JSONValue] = []
-        while let node = sequence.next() {
-            let value = json(node)
-            if !value.isNull { documents.append(value) }
-        }
-        if let error = sequence.error { throw error }
-        guard documents.count == 1 else { throw FixtureError(description: "expected one document, got \(documents.count)") }
-        return documents[0]
-    }
-
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            if scalar.style != .plain { return .string(scalar.string) }
-            switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: return .null
-            case .bool: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case .int: return node.int.map { .integer($0) } ?? .string(scalar.string)
-            case .float:
-                guard let d = node.float, d.isFinite else { return .string(scalar.string) }
-                return d == d.rounded() && abs(d) < 1e15 ? .integer(Int64(d)) : .number(String(d))
-            default: return .string(scalar.string)
-            }
-        case .mapping(let mapping):
-            return .object(mapping.map { (key: $0.key.string ?? "\($0.key)", value: json($0.value)) })
-        case .sequence(let sequence):
-            return .array(sequence.map(json))
-        case .alias:
-            return .null
-        }
+        try KubectlYAML.document(text)
     }
 
     /// The v1beta1 Device of the task description, with a resourceVersion and uid.

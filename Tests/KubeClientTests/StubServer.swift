@@ -2,66 +2,11 @@ import EdgeProtocol
 import Foundation
 import KubeClient
 import Logging
+import TestSupport
 
 struct StubError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Shared state that tests wait on: `wait` is woken by each `update` and bounded by a timeout (no polling, no sleeps
-/// as synchronisation); a timeout fails with the state in the message.
-final class Watched<State: Sendable>: @unchecked Sendable {
-    // @unchecked: all mutable state is guarded by `lock`.
-    private let lock = NSLock()
-    private var state: State
-    private var waiters: [UUID: (check: (State) -> Bool, resume: () -> Void)] = [:]
-
-    init(_ initial: State) { state = initial }
-
-    var value: State { lock.withLock { state } }
-
-    func update(_ change: (inout State) -> Void) {
-        let ready: [() -> Void] = lock.withLock {
-            change(&state)
-            let met = waiters.filter { $0.value.check(state) }
-            for key in met.keys { waiters[key] = nil }
-            return met.values.map(\.resume)
-        }
-        for resume in ready { resume() }
-    }
-
-    func wait(timeout: Double, _ what: String, until condition: @escaping @Sendable (State) -> Bool) async throws {
-        let key = UUID()
-        let once = Once()
-        let met: Bool = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let resume = { if once.claim() { continuation.resume(returning: true) } }
-            let already: Bool = lock.withLock {
-                if condition(state) { return true }
-                waiters[key] = (check: condition, resume: resume)
-                return false
-            }
-            if already {
-                resume()
-                return
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in
-                _ = self?.lock.withLock { self?.waiters.removeValue(forKey: key) }
-                if once.claim() { continuation.resume(returning: false) }
-            }
-        }
-        if !met { throw StubError("no \(what) within \(timeout) s; state: \(value)") }
-    }
-}
-
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool {
-        lock.withLock {
-            defer { done = true }
-            return !done
-        }
-    }
 }
 
 /// What a consumer task took from a stream, and how the stream ended.

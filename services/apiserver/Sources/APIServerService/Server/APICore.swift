@@ -116,14 +116,19 @@ public final class APICore: Sendable {
     }
 
     public func get(_ info: ResourceInfo, namespace: String, name: String) throws(APIError) -> JSONValue {
+        try fetch(info, key(info, namespace, name)).object
+    }
+
+    /// The stored object at `key` and its decoded form; 404 when there is none.
+    func fetch(_ info: ResourceInfo, _ key: ObjectKey) throws(APIError) -> (stored: StoredObject, object: JSONValue) {
         let stored: StoredObject?
         do {
-            stored = try store.get(key(info, namespace, name))
+            stored = try store.get(key)
         } catch {
             throw APIError.internalError("\(error)")
         }
-        guard let stored else { throw APIError.notFound(info, name) }
-        return try decode(stored.object, as: info)
+        guard let stored else { throw APIError.notFound(info, key.name) }
+        return (stored, try decode(stored.object, as: info))
     }
 
     public struct ListResult: Sendable {
@@ -382,14 +387,7 @@ public final class APICore: Sendable {
     ) throws(APIError) -> WriteResult {
         for _ in 0..<16 {
             let storeKey = key(info, namespace, name)
-            let stored: StoredObject?
-            do {
-                stored = try store.get(storeKey)
-            } catch {
-                throw APIError.internalError("\(error)")
-            }
-            guard let stored else { throw APIError.notFound(info, name) }
-            let current = try decode(stored.object, as: info)
+            let (stored, current) = try fetch(info, storeKey)
             var object = try checkTypeMeta(try change(current), info)
             // A resourceVersion in the new object (PUT body or patch) is a precondition.
             let pinned = precondition ?? object.string(at: "metadata.resourceVersion").flatMap { Int64($0) }
@@ -476,14 +474,7 @@ public final class APICore: Sendable {
     ) throws(APIError) -> DeleteOutcome {
         for _ in 0..<16 {
             let storeKey = key(info, namespace, name)
-            let stored: StoredObject?
-            do {
-                stored = try store.get(storeKey)
-            } catch {
-                throw APIError.internalError("\(error)")
-            }
-            guard let stored else { throw APIError.notFound(info, name) }
-            let object = try decode(stored.object, as: info)
+            let (stored, object) = try fetch(info, storeKey)
             if let uid = options.preconditionUID, uid != object.string(at: "metadata.uid") {
                 throw APIError(code: 409, reason: "Conflict", message: """
                     Operation cannot be fulfilled on \(info.qualifiedName) "\(name)": Precondition failed: \
