@@ -180,7 +180,17 @@ struct DeviceEndToEndTests {
             try await mapper.waitFor(Self.update + "/result", containing: ["\"code\":400", "not valid JSON"])
             #expect(try await reported(stack) == "23")
 
-            // Link down: reports made meanwhile reach the status after reconnect, the latest winning.
+            // Link down: reports made meanwhile reach the status after reconnect, the latest winning. On the
+            // reconnect twin asks for the membership again, in edgecore's exact shape (wire reference §13.3).
+            let cloudProbe = try await stack.link.client(stack.api.broker, "devicecontroller-probe")
+            try await cloudProbe.subscribe([Topics.fromNode(DeviceStack.node, module: "devicecontroller")])
+            let upstream = Watched<[Message]>([])
+            let upstreamReader = Task {
+                for await delivered in cloudProbe.messages {
+                    if let message = try? MessageCodec.decode(delivered.payload) { upstream.update { $0.append(message) } }
+                }
+            }
+            defer { upstreamReader.cancel() }
             stack.link.cloudhub?.signal(SIGKILL)
             _ = await stack.link.cloudhub?.waitForExit(timeout: 10)
             try await stack.link.waitForLink("disconnected", edgeOnly: true)
@@ -193,6 +203,15 @@ struct DeviceEndToEndTests {
             try await eventually("status.twins reported 31 after reconnect", timeout: 30) {
                 try await reported(stack) == "31"
             }
+            try await upstream.wait(timeout: 20, "a membership/detail request after the reconnect") { messages in
+                messages.contains { $0.route.resource == "membership/detail" }
+            }
+            let detail = try #require(upstream.value.first { $0.route.resource == "membership/detail" })
+            #expect(detail.route.source == "twin" && detail.route.group == "resource" && detail.route.operation == "get")
+            let inner = try JSONValue(parsing: Array(try #require(detail.content.stringValue).utf8))
+            #expect(inner.objectMembers?.map(\.key) == ["event_type", "event_id", "group_id", "operation", "timestamp"])
+            #expect(inner["group_id"]?.stringValue == DeviceStack.node && inner["operation"]?.stringValue == "detail")
+            await cloudProbe.close()
         }
         await mapper.close()
         await stack.stop()
