@@ -59,7 +59,8 @@ service cloudhub "$CLOUD_PORT" cloud --websocket-port "$WS_PORT" --https-port "$
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1
 API_PORT="${API_PORT:-6443}";      port_free "$API_PORT"   || API_PORT="$(free_port)"
 service apiserver "$CLOUD_PORT" cloud --secure-port "$API_PORT"
-for name in edgecontroller devicecontroller; do service "$name" "$CLOUD_PORT" cloud; done
+service devicecontroller "$CLOUD_PORT" cloud --kubeconfig "$RUN_DIR/data/apiserver/admin.kubeconfig"
+service edgecontroller "$CLOUD_PORT" cloud
 # The edge joins with the token cloudhub writes on start (the first time; later starts reuse the certificate).
 for _ in $(seq 200); do [ -s "$RUN_DIR/data/cloudhub/token" ] && break; sleep 0.05; done
 service hub "$EDGE_PORT" "$NODE_NAME" --cloud "127.0.0.1:$WS_PORT" --cert-server "127.0.0.1:$CERT_PORT" \

@@ -31,6 +31,10 @@ public struct APIServerOptions: ParsableArguments, Sendable {
             help: "Extra IP or DNS name for the serving certificate (repeatable).")
     public var advertiseAddress: [String] = []
 
+    @Option(name: .customLong("kubeconfig-server"),
+            help: "The server URL written into admin.kubeconfig (default: https://<bind address or 127.0.0.1>:<secure port>).")
+    public var kubeconfigServer: String?
+
     @Option(name: .customLong("event-log-keep"),
             help: "Events kept in the log for watches to resume from (older resourceVersions answer 410).")
     public var eventLogKeep = 100_000
@@ -89,7 +93,8 @@ public final class APIServerRuntime: Sendable {
 
     public func run() async throws {
         let logger = context.logger
-        let server = "https://\(options.bindAddress == "0.0.0.0" ? "127.0.0.1" : options.bindAddress):\(options.securePort)"
+        let server = options.kubeconfigServer
+            ?? "https://\(options.bindAddress == "0.0.0.0" ? "127.0.0.1" : options.bindAddress):\(options.securePort)"
         let kubeconfigPath = context.config.dataDir + "/admin.kubeconfig"
         try credentials.writeKubeconfig(to: kubeconfigPath, server: server)
         var handlerOptions = APIHandlerOptions()

@@ -28,6 +28,10 @@ public struct HubOptions: ParsableArguments, Sendable {
     @Option(help: "Join token from the cloud (<data-dir>/token of cloudhub); needed only until this edge has a certificate.")
     public var token: String?
 
+    @Option(name: .customLong("token-file"),
+            help: "A file holding the join token (waited for until it exists), instead of --token.")
+    public var tokenFile: String?
+
     @Option(name: .customLong("project-id"), help: "Project id in the websocket path (default e632aba927ea4ac2b575ec1603d56f10).")
     public var projectIDFlag: String?
 
@@ -63,6 +67,7 @@ public struct HubOptions: ParsableArguments, Sendable {
         var cloud: String?
         var certServer: String?
         var token: String?
+        var tokenFile: String?
         var projectID: String?
         var heartbeat: Int?
         var messageQPS: Double?
@@ -76,6 +81,7 @@ public struct HubOptions: ParsableArguments, Sendable {
         cloud = cloud ?? section.cloud
         certServer = certServer ?? section.certServer
         token = token ?? section.token
+        tokenFile = tokenFile ?? section.tokenFile
         projectIDFlag = projectIDFlag ?? section.projectID
         heartbeatFlag = heartbeatFlag ?? section.heartbeat
         messageQPSFlag = messageQPSFlag ?? section.messageQPS
@@ -209,8 +215,8 @@ public final class HubClient: Sendable {
             ])
             return identity
         }
-        guard let token = options.token else {
-            throw HubError("no certificate in \(dir) and no --token to get one from the cloud")
+        guard let token = try await joinToken() else {
+            throw HubError("no certificate in \(dir) and no --token (or --token-file) to get one from the cloud")
         }
         var delay = 1.0
         while true {
@@ -226,6 +232,24 @@ public final class HubClient: Sendable {
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 30)
             }
+        }
+    }
+
+    /// --token, or the content of --token-file once that file exists (e.g. cloudhub's token on a shared volume).
+    func joinToken() async throws -> String? {
+        if let token = options.token { return token }
+        guard let path = options.tokenFile else { return nil }
+        var warned = false
+        while true {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !token.isEmpty { return token }
+            }
+            if !warned {
+                logger.info("waiting for the join token file", metadata: ["path": "\(path)"])
+                warned = true
+            }
+            try await Task.sleep(for: .seconds(1))
         }
     }
 
