@@ -137,4 +137,18 @@ struct LinkLifecycleTests {
             try await harness.waitForLink()
         }
     }
+
+    @Test("hub waits for a --token-file that appears later, then joins with it")
+    func tokenFile() async throws {
+        let harness = try await LinkHarness()
+        try await harness.withLogsOnFailure {
+            try await harness.startCloudhub()
+            let file = harness.edgeDir.appendingPathComponent("join-token")
+            let hub = try harness.startHub(token: nil, extra: ["--token-file", file.path])
+            try await hub.waitForLine(containing: "waiting for the join token file", timeout: 20)
+            try (try harness.token).write(to: file, atomically: true, encoding: .utf8)
+            try await hub.waitForLine(containing: "joined the cloud", timeout: 20)
+            try await harness.waitForLink()
+        }
+    }
 }
