@@ -162,6 +162,16 @@ public final class DeviceControllerServer: Sendable {
 
     func followDevices(_ client: KubeClient) async throws {
         for try await event in client.listWatch(Self.devicesV1beta1) {
+            // The model watch may not have delivered a device's model yet (kubectl applies both at once): read it,
+            // so the edge gets the property types from the start (it keeps a twin's first type).
+            switch event {
+            case .resync(let items, _):
+                for item in items { await ensureModel(of: item, client) }
+            case .added(let device), .modified(let device):
+                await ensureModel(of: device, client)
+            case .deleted:
+                break
+            }
             let outgoing: [Outgoing] = state.withLock { state in
                 let now = Message.nowMillis()
                 let models = Array(state.models.values)
@@ -183,6 +193,17 @@ public final class DeviceControllerServer: Sendable {
                 }
             }
             try await send(outgoing)
+        }
+    }
+
+    func ensureModel(of device: JSONValue, _ client: KubeClient) async {
+        guard let modelName = device.string(at: "spec.deviceModelRef.name") else { return }
+        let namespace = device.string(at: "metadata.namespace") ?? "default"
+        let key = namespace + "/" + modelName
+        guard state.withLock({ $0.models[key] == nil }) else { return }
+        guard let model = try? await client.get(Self.models, namespace: namespace, name: modelName) else { return }
+        state.withLock { state in
+            if state.models[key] == nil { state.models[key] = model }
         }
     }
 
