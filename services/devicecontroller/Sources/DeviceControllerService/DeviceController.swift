@@ -139,7 +139,7 @@ public final class DeviceControllerServer: Sendable {
     }
 
     func followModels(_ client: KubeClient) async throws {
-        for try await event in client.listWatch(Self.models) {
+        for try await event in client.listWatch(Self.models, options: Self.watchOptions) {
             let outgoing: [Outgoing] = state.withLock { state in
                 let now = Message.nowMillis()
                 switch event {
@@ -161,7 +161,7 @@ public final class DeviceControllerServer: Sendable {
     }
 
     func followDevices(_ client: KubeClient) async throws {
-        for try await event in client.listWatch(Self.devicesV1beta1) {
+        for try await event in client.listWatch(Self.devicesV1beta1, options: Self.watchOptions) {
             // The model watch may not have delivered a device's model yet (kubectl applies both at once): read it,
             // so the edge gets the property types from the start (it keeps a twin's first type).
             switch event {
@@ -206,6 +206,10 @@ public final class DeviceControllerServer: Sendable {
             if state.models[key] == nil { state.models[key] = model }
         }
     }
+
+    /// Retries at most every 5 s: until KubeEdge's CRDs are applied the lists answer 404, and devices should show
+    /// up soon after they are.
+    static let watchOptions = ListWatch.Options(maxBackoff: .seconds(5))
 
     static func key(_ object: JSONValue) -> String? {
         guard let name = object.string(at: "metadata.name") else { return nil }
