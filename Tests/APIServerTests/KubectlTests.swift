@@ -386,13 +386,3 @@ struct KubectlTests {
         }
     }
 }
-
-/// Polls `condition` until it holds (for state that only shows through kubectl); bounded.
-func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(200))
-    }
-    throw TestSupportError("timed out waiting for \(what)")
-}

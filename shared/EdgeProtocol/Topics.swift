@@ -103,3 +103,20 @@ public enum Topics {
     ]
     public static let uploadRecords = "SYS/dis/upload_records"
 }
+
+/// The link resources of device-twin traffic (wire reference §4.2, §4.3), shared by twin (edge) and devicecontroller
+/// (cloud). They travel on `ke/up` and `ke/node/{node}/down` without KubeEdge's `node/{id}/` prefix.
+public enum TwinResources {
+    /// Cloud → edge: devices added to / removed from the node (`update`).
+    public static let membership = "membership"
+    /// Edge → cloud `get` (every (re)connect), and the cloud's full answer (`update`).
+    public static let membershipDetail = "membership/detail"
+    /// Cloud → edge: desired values changed.
+    public static func cloudUpdated(_ device: String) -> String { "device/\(device)/twin/cloud_updated" }
+    /// Edge → cloud: reported (and edge-changed) twins.
+    public static func edgeUpdated(_ device: String) -> String { "device/\(device)/twin/edge_updated" }
+    public static let edgeUpdatedSuffix = "/twin/edge_updated"
+    public static let cloudUpdatedSuffix = "/twin/cloud_updated"
+    /// Edge → cloud: a device's state changed.
+    public static func stateUpdate(_ device: String) -> String { "device/\(device)/state/update" }
+}

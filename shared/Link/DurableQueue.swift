@@ -1,3 +1,5 @@
+import Bus
+import EdgeProtocol
 import Logging
 import Store
 import Synchronization
@@ -128,5 +130,22 @@ public final class DurableQueue: Sendable {
     /// Queue names with their backlog (this process's view).
     public func backlog() -> [String: Int] {
         state.withLock { $0.counts.filter { $0.value > 0 } }
+    }
+}
+
+extension DurableQueue {
+    /// Publishes `backlog()` retained on `topic` (JSON `{"<queue>": n}`) whenever it changed, checking every
+    /// `interval`, until cancelled. Both ends of the link make their queues visible this way.
+    public func publishBacklog(on bus: BusClient, topic: String, every interval: Duration) async throws {
+        var last: [String: Int]?
+        while true {
+            let now = backlog()
+            if now != last {
+                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
+                try await bus.publish(topic, try json.serialized(), retain: true)
+                last = now
+            }
+            try await Task.sleep(for: interval)
+        }
     }
 }

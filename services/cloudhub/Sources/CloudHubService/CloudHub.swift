@@ -120,7 +120,10 @@ public final class CloudHubServer: Sendable {
             group.addTask { try await websocketApp.runService() }
             group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
             group.addTask { try await self.refreshTokens() }
-            group.addTask { try await self.publishBacklog() }
+            group.addTask {
+                try await self.outbox.publishBacklog(on: self.context.bus, topic: Topics.cloudhubBacklog,
+                                                     every: .milliseconds(self.options.backlogIntervalMs))
+            }
             try await group.next()
             group.cancelAll()
         }
@@ -130,8 +133,7 @@ public final class CloudHubServer: Sendable {
     func writeToken(first: Bool) throws {
         let token = ca.makeToken(expiresAt: Date().addingTimeInterval(Double(options.tokenTTLHours) * 3600))
         let tokenPath = context.config.dataDir + "/token"
-        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenPath), options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenPath)
+        try PKI.write(token + "\n", to: tokenPath, mode: 0o600)
         logger.notice(first ? "join token written" : "join token refreshed", metadata: [
             "path": "\(tokenPath)", "valid_h": "\(options.tokenTTLHours)", "token": "\(token)",
         ])
@@ -150,20 +152,6 @@ public final class CloudHubServer: Sendable {
             } catch {
                 logger.error("could not write a new join token", metadata: ["error": "\(error)"])
             }
-        }
-    }
-
-    /// The outbox backlog per node, retained on the cloud bus (`ke/cloudhub/backlog`) whenever it changes.
-    func publishBacklog() async throws {
-        var last: [String: Int]?
-        while true {
-            let now = backlog()
-            if now != last {
-                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
-                try await context.bus.publish(Topics.cloudhubBacklog, try json.serialized(), retain: true)
-                last = now
-            }
-            try await Task.sleep(for: .milliseconds(options.backlogIntervalMs))
         }
     }
 

@@ -144,14 +144,14 @@ public final class DeviceControllerServer: Sendable {
                 let now = Message.nowMillis()
                 switch event {
                 case .resync(let items, _):
-                    state.models = Dictionary(items.compactMap { item in Self.key(item).map { ($0, item) } }) { $1 }
+                    state.models = Dictionary(items.compactMap { item in DeviceJSON.key(of: item).map { ($0, item) } }) { $1 }
                     return state.planner.plan(devices: Array(state.devices.values), models: Array(state.models.values), now: now)
                 case .added(let model), .modified(let model):
-                    guard let key = Self.key(model) else { return [] }
+                    guard let key = DeviceJSON.key(of: model) else { return [] }
                     state.models[key] = model
                     return state.planner.plan(modelChanged: model, devices: Array(state.devices.values), now: now)
                 case .deleted(let model):
-                    guard let key = Self.key(model) else { return [] }
+                    guard let key = DeviceJSON.key(of: model) else { return [] }
                     state.models[key] = nil
                     return state.planner.plan(modelDeleted: model, devices: Array(state.devices.values), now: now)
                 }
@@ -178,16 +178,16 @@ public final class DeviceControllerServer: Sendable {
                 switch event {
                 case .resync(let items, _):
                     state.devices = Dictionary(items.compactMap { item in
-                        Self.key(item).map { ($0, Self.normalized(item)) }
+                        DeviceJSON.key(of: item).map { ($0, Self.normalized(item)) }
                     }) { $1 }
                     return state.planner.plan(devices: Array(state.devices.values), models: models, now: now)
                 case .added(let device), .modified(let device):
-                    guard let key = Self.key(device) else { return [] }
+                    guard let key = DeviceJSON.key(of: device) else { return [] }
                     let device = Self.normalized(device)
                     state.devices[key] = device
                     return state.planner.plan(deviceChanged: device, models: models, now: now)
                 case .deleted(let device):
-                    guard let key = Self.key(device) else { return [] }
+                    guard let key = DeviceJSON.key(of: device) else { return [] }
                     state.devices[key] = nil
                     return state.planner.plan(deviceDeleted: Self.normalized(device), models: models, now: now)
                 }
@@ -210,11 +210,6 @@ public final class DeviceControllerServer: Sendable {
     /// Retries at most every 5 s: until KubeEdge's CRDs are applied the lists answer 404, and devices should show
     /// up soon after they are.
     static let watchOptions = ListWatch.Options(maxBackoff: .seconds(5))
-
-    static func key(_ object: JSONValue) -> String? {
-        guard let name = object.string(at: "metadata.name") else { return nil }
-        return (object.string(at: "metadata.namespace") ?? "default") + "/" + name
-    }
 
     /// Publishes to the nodes' topics (cloudhub keeps them in each node's outbox), then persists the planner.
     func send(_ outgoing: [Outgoing]) async throws {
@@ -246,7 +241,7 @@ public final class DeviceControllerServer: Sendable {
         let envelope = try message.envelope()
         let resource = envelope.route.resource
         var outgoing: [Outgoing] = []
-        if resource.hasSuffix("/twin/edge_updated") {
+        if resource.hasSuffix(TwinResources.edgeUpdatedSuffix) {
             try await applyReport(envelope, node: node, client: client)
         } else if MembershipDetail.isRequest(resource: resource, operation: envelope.route.operation) {
             let detail = state.withLock { state in

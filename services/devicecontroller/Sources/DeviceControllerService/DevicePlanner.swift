@@ -96,17 +96,7 @@ public struct DevicePlanner: Sendable, Hashable, Codable {
     public static let resourceGroup = "resource"
 
     /// A random UUID v4 string, KubeEdge's `event_id`.
-    public static func randomEventID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        bytes[6] = (bytes[6] & 0x0f) | 0x40
-        bytes[8] = (bytes[8] & 0x3f) | 0x80
-        let hex = bytes.map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }
-        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
-    }
+    public static func randomEventID() -> String { Message.newID() }
 
     // MARK: - Planning
 
@@ -315,7 +305,7 @@ public struct DevicePlanner: Sendable, Hashable, Codable {
                 }
                 out.append(
                     Outgoing(
-                        node: node, resource: "device/\(view.name)/twin/cloud_updated", operation: "update",
+                        node: node, resource: TwinResources.cloudUpdated(view.name), operation: "update",
                         group: Self.twinGroup,
                         content: DeviceJSON.event(id: eventID(), now: now, [(key: "twin", value: .object(members))])))
                 sent.cloudVersion = cloud
@@ -348,7 +338,7 @@ public struct DevicePlanner: Sendable, Hashable, Codable {
         let added = DeviceJSON.edgeDevice(name: view.name, description: view.description, twins: edgeTwins)
         out.append(
             Outgoing(
-                node: node, resource: "membership", operation: "update", group: Self.twinGroup,
+                node: node, resource: TwinResources.membership, operation: "update", group: Self.twinGroup,
                 content: DeviceJSON.event(
                     id: eventID(), now: now,
                     [(key: "added_devices", value: .array([added])), (key: "removed_devices", value: .array([]))])))
@@ -372,7 +362,7 @@ public struct DevicePlanner: Sendable, Hashable, Codable {
                 resourceVersion: object[path: ["metadata", "resourceVersion"]].flatMap(DeviceJSON.text)))
         out.append(
             Outgoing(
-                node: sent.node, resource: "membership", operation: "update", group: Self.twinGroup,
+                node: sent.node, resource: TwinResources.membership, operation: "update", group: Self.twinGroup,
                 content: DeviceJSON.event(
                     id: eventID(), now: now,
                     [

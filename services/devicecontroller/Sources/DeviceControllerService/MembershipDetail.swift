@@ -45,13 +45,13 @@ public enum MembershipDetail {
         eventID: String = DevicePlanner.randomEventID()
     ) -> Outgoing {
         Outgoing(
-            node: node, resource: "membership/detail", operation: "update", group: DevicePlanner.twinGroup,
+            node: node, resource: TwinResources.membershipDetail, operation: "update", group: DevicePlanner.twinGroup,
             content: content(node: node, devices: devices, models: models, planner: planner, now: now, eventID: eventID))
     }
 
     /// Whether an upstream message is the edge's detail request: resource `membership/detail` (with or without
     /// KubeEdge's `node/{node}/` prefix), operation `get`.
     public static func isRequest(resource: String, operation: String) -> Bool {
-        operation == "get" && (resource == "membership/detail" || resource.hasSuffix("/membership/detail"))
+        operation == "get" && (resource == TwinResources.membershipDetail || resource.hasSuffix("/" + TwinResources.membershipDetail))
     }
 }

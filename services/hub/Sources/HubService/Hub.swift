@@ -188,7 +188,9 @@ public final class HubClient: Sendable {
             group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
             group.addTask { try await self.connectLoop() }
             group.addTask { try await self.rotationLoop() }
-            group.addTask { try await self.publishBacklog() }
+            group.addTask {
+                try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2))
+            }
             try await group.next()
             group.cancelAll()
         }
@@ -286,9 +288,9 @@ public final class HubClient: Sendable {
         }
         let certificate = try Certificate(derEncoded: certResponse.body)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try write(try PKI.pem(ca), to: caPath, mode: 0o644)
-        try write(try PKI.pem(certificate), to: certPath, mode: 0o644)
-        try write(key.pemRepresentation, to: keyPath, mode: 0o600)
+        try PKI.write(try PKI.pem(ca), to: caPath, mode: 0o644)
+        try PKI.write(try PKI.pem(certificate), to: certPath, mode: 0o644)
+        try PKI.write(key.pemRepresentation, to: keyPath, mode: 0o600)
         logger.notice("joined the cloud: certificate issued", metadata: [
             "dir": "\(dir)", "expires": "\(certificate.notValidAfter)",
         ])
@@ -341,31 +343,12 @@ public final class HubClient: Sendable {
         }
         let certificate = try Certificate(derEncoded: response.body)
         // Both written beside the old ones, then renamed over them (each rename is atomic).
-        try write(key.pemRepresentation, to: dir + "/server.key.new", mode: 0o600)
-        try write(try PKI.pem(certificate), to: dir + "/server.crt.new", mode: 0o644)
+        try PKI.write(key.pemRepresentation, to: dir + "/server.key.new", mode: 0o600)
+        try PKI.write(try PKI.pem(certificate), to: dir + "/server.crt.new", mode: 0o644)
         for name in ["server.key", "server.crt"] where rename(dir + "/\(name).new", dir + "/" + name) != 0 {
             throw HubError("could not replace \(dir)/\(name): errno \(errno)")
         }
         return EdgeIdentity(caCertificate: current.caCertificate, certificate: certificate, privateKey: key)
-    }
-
-    /// The upstream queue's backlog, retained on the edge bus (`ke/hub/backlog`) whenever it changes.
-    func publishBacklog() async throws {
-        var last: [String: Int]?
-        while true {
-            let now = upstream.backlog()
-            if now != last {
-                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
-                try await context.bus.publish(Topics.hubBacklog, try json.serialized(), retain: true)
-                last = now
-            }
-            try await Task.sleep(for: .seconds(2))
-        }
-    }
-
-    private func write(_ text: String, to path: String, mode: Int) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }
 
     // MARK: upstream: edge bus → durable queue → cloud

@@ -111,11 +111,11 @@ public final class TwinServer: Sendable {
         if case .string(let text) = content, let inner = try? JSONValue(parsing: Array(text.utf8)) { content = inner }
         let resource = envelope.route.resource
         let output: TwinOutput
-        if resource.hasSuffix("membership/detail") {
+        if resource.hasSuffix(TwinResources.membershipDetail) {
             output = core.withLock { $0.engine.applyMembershipDetail(content, now: now) }
-        } else if resource.hasSuffix("membership") {
+        } else if resource.hasSuffix(TwinResources.membership) {
             output = core.withLock { $0.engine.applyMembershipUpdate(content, now: now) }
-        } else if resource.hasSuffix("/twin/cloud_updated"), let id = Self.deviceID(in: resource) {
+        } else if resource.hasSuffix(TwinResources.cloudUpdatedSuffix), let id = Self.deviceID(in: resource) {
             output = core.withLock { $0.engine.applyCloudUpdated(deviceID: id, content, now: now) }
         } else {
             logger.info("ignored cloud twin message", metadata: ["resource": "\(resource)", "operation": "\(envelope.route.operation)"])

@@ -55,7 +55,7 @@ public final class TwinEngine {
         members.append((key: "operation", value: "detail"))
         if now != 0 { members.append((key: "timestamp", value: .integer(now))) }
         let text = String(decoding: TwinCodec.bytes(.object(members)), as: UTF8.self)
-        return CloudTwinMessage(resource: TwinTopics.membershipDetailResource, operation: "get", content: .string(text))
+        return CloudTwinMessage(resource: TwinResources.membershipDetail, operation: "get", content: .string(text))
     }
 
     // MARK: - Work: a copy of the cache, the SQL changes and the outputs of one call
@@ -94,19 +94,18 @@ public final class TwinEngine {
             return TwinOutput()
         }
         let identity = String(parts[3])
-        let suffix = "/" + parts[4]
-        switch (parts[2], suffix) {
-        case ("device", TwinTopics.twinUpdateSuffix):
+        switch topic {
+        case Topics.Device.twinUpdate(identity):
             return twinUpdate(deviceID: identity, payload: payload, now: now)
-        case ("device", TwinTopics.twinGetSuffix):
+        case Topics.Device.twinGet(identity):
             return twinGet(deviceID: identity, payload: payload, now: now)
-        case ("device", TwinTopics.twinCloudUpdatedSuffix):
+        case Topics.Device.twinCloudUpdated(identity):
             return cloudUpdated(deviceID: identity, parsed: parsePayload(payload), now: now)
-        case ("device", TwinTopics.stateUpdateSuffix):
+        case Topics.Device.stateUpdate(identity):
             return stateUpdate(deviceID: identity, payload: payload, now: now)
-        case ("device", TwinTopics.deviceUpdatedSuffix):
+        case Topics.Device.updated(identity):
             return attributesUpdated(deviceID: identity, payload: payload, now: now)
-        case ("node", TwinTopics.membershipGetSuffix):
+        case Topics.Node.membershipGet(identity):
             return membershipGet(payload: payload, now: now)
         default:
             // `…/state/get` is classified by edgecore but has no handler; membership updated/detail from MQTT
@@ -136,13 +135,13 @@ public final class TwinEngine {
             update = try TwinCodec.decodeTwinUpdate(try TwinCodec.parse(payload))
         } catch {
             log(.warning, "twin: update of \(deviceID) not decodable: \(error)")
-            out.publish(TwinTopics.twinUpdateResult(""), Self.errorPayload("", now, .unmarshal))
+            out.publish(Topics.Device.twinUpdateResult(""), Self.errorPayload("", now, .unmarshal))
             return out
         }
         if let error = TwinValidation.check(update) {
             // edgecore reports every failure of UnmarshalDeviceTwinUpdate without device id or event id.
             log(.warning, "twin: update of \(deviceID) rejected: \(error.reason)")
-            out.publish(TwinTopics.twinUpdateResult(""), Self.errorPayload("", now, error))
+            out.publish(Topics.Device.twinUpdateResult(""), Self.errorPayload("", now, error))
             return out
         }
         var work = Work(devices: cache)
@@ -150,7 +149,7 @@ public final class TwinEngine {
                                 type: .rest, now: now)
         guard ok else { return work.out }
         if let failure = commit(work) {
-            out.publish(TwinTopics.twinUpdateResult(deviceID),
+            out.publish(Topics.Device.twinUpdateResult(deviceID),
                         Self.errorPayload(update.eventID, now, TwinError(code: 500, reason: failure.message)))
             return out
         }
@@ -165,12 +164,12 @@ public final class TwinEngine {
             update = try TwinCodec.decodeTwinUpdate(try parsed.get())
         } catch {
             log(.warning, "twin: cloud update of \(deviceID) not decodable: \(error)")
-            out.publish(TwinTopics.twinUpdateResult(""), Self.errorPayload("", now, .syncUnmarshal))
+            out.publish(Topics.Device.twinUpdateResult(""), Self.errorPayload("", now, .syncUnmarshal))
             return out
         }
         if let error = TwinValidation.check(update) {
             log(.warning, "twin: cloud update of \(deviceID) rejected: \(error.reason)")
-            out.publish(TwinTopics.twinUpdateResult(""), Self.errorPayload("", now, .syncUnmarshal))
+            out.publish(Topics.Device.twinUpdateResult(""), Self.errorPayload("", now, .syncUnmarshal))
             return out
         }
         var work = Work(devices: cache)
@@ -184,7 +183,7 @@ public final class TwinEngine {
     /// `DealGetTwin`.
     private func twinGet(deviceID: String, payload: [UInt8], now: Int64) -> TwinOutput {
         var out = TwinOutput()
-        let topic = TwinTopics.twinGetResult(deviceID)
+        let topic = Topics.Device.twinGetResult(deviceID)
         let base: (eventID: String, timestamp: Int64)
         do throws(TwinDecodeError) {
             base = try TwinCodec.decodeBase(try TwinCodec.parse(payload))
@@ -233,9 +232,9 @@ public final class TwinEngine {
         work.changes.append(.updateState(deviceID: deviceID, state: update.state, lastOnline: lastOnline))
         let payload = TwinCodec.deviceState(eventID: makeEventID(), timestamp: now, name: device.name,
                                             state: device.state, lastOnline: lastOnline)
-        work.out.publish(TwinTopics.stateUpdateResult(deviceID), payload)
+        work.out.publish(Topics.Device.stateUpdateResult(deviceID), payload)
         let text = String(decoding: TwinCodec.bytes(payload), as: UTF8.self)
-        work.out.toCloud.append(CloudTwinMessage(resource: TwinTopics.stateUpdateResource(deviceID),
+        work.out.toCloud.append(CloudTwinMessage(resource: TwinResources.stateUpdate(deviceID),
                                                  operation: "update", content: .string(text)))
         if commit(work) != nil { return TwinOutput() }
         return work.out
@@ -260,7 +259,7 @@ public final class TwinEngine {
     /// `dealMembershipGetInner`. The result goes to this node's topic, whatever node the request named.
     private func membershipGet(payload: [UInt8], now: Int64) -> TwinOutput {
         var out = TwinOutput()
-        let topic = TwinTopics.membershipGetResult(nodeName)
+        let topic = Topics.Node.membershipGetResult(nodeName)
         do throws(TwinDecodeError) {
             let base = try TwinCodec.decodeBase(try TwinCodec.parse(payload))
             let devices = devices().map { device in
@@ -373,7 +372,7 @@ public final class TwinEngine {
             }
             let update = TwinMembershipUpdate(eventID: makeEventID(), timestamp: now,
                                           addedDevices: [Self.forMappers(device)], removedDevices: nil)
-            work.out.publish(TwinTopics.membershipUpdated(nodeName), TwinCodec.json(update))
+            work.out.publish(Topics.Node.membershipUpdated(nodeName), TwinCodec.json(update))
             work.out.specsChanged.append(device.id)
             log(.info, "twin: device \(device.id) added")
         }
@@ -390,7 +389,7 @@ public final class TwinEngine {
             work.changes.append(.deleteDevice(device.id))
             let update = TwinMembershipUpdate(eventID: makeEventID(), timestamp: now, addedDevices: nil,
                                           removedDevices: [Self.forMappers(device)])
-            work.out.publish(TwinTopics.membershipUpdated(nodeName), TwinCodec.json(update))
+            work.out.publish(Topics.Node.membershipUpdated(nodeName), TwinCodec.json(update))
             work.out.specsChanged.append(device.id)
             log(.info, "twin: device \(device.id) removed")
         }
@@ -471,7 +470,7 @@ public final class TwinEngine {
         }
         work.devices[deviceID] = device
         if !result.isEmpty {
-            work.out.publish(TwinTopics.deviceUpdated(deviceID),
+            work.out.publish(Topics.Device.updated(deviceID),
                              TwinCodec.attributesUpdate(eventID: eventID, timestamp: now, attributes: result))
         }
     }
@@ -483,7 +482,7 @@ public final class TwinEngine {
     @discardableResult
     private func dealDeviceTwin(_ work: inout Work, deviceID: String, eventID: String, request: [String: MsgTwin?],
                                 type: TwinDealType, now: Int64) -> Bool {
-        let resultTopic = TwinTopics.twinUpdateResult(deviceID)
+        let resultTopic = Topics.Device.twinUpdateResult(deviceID)
         guard var device = work.devices[deviceID] else {
             log(.warning, "twin: update of unknown device \(deviceID) rejected")
             work.out.publish(resultTopic, Self.errorPayload(eventID, now, .deviceNotFound))
@@ -511,18 +510,18 @@ public final class TwinEngine {
                                                               twin: TwinDeal.mapperView(deal.result)))
         }
         if !deal.document.isEmpty {
-            work.out.publish(TwinTopics.twinUpdateDocument(deviceID),
+            work.out.publish(Topics.Device.twinUpdateDocument(deviceID),
                              TwinCodec.twinDocument(eventID: eventID, timestamp: now, twin: deal.document))
         }
         if let delta = TwinDeal.delta(of: twins) {
-            work.out.publish(TwinTopics.twinUpdateDelta(deviceID),
+            work.out.publish(Topics.Device.twinUpdateDelta(deviceID),
                              TwinCodec.twinDelta(eventID: makeEventID(), timestamp: now, twin: delta.twin,
                                                  delta: delta.delta))
         }
         if !deal.syncResult.isEmpty {
             let content = TwinCodec.twinResult(eventID: makeEventID(), timestamp: now,
                                                twin: deal.syncResult.mapValues { Optional($0) })
-            work.out.toCloud.append(CloudTwinMessage(resource: TwinTopics.edgeUpdatedResource(deviceID),
+            work.out.toCloud.append(CloudTwinMessage(resource: TwinResources.edgeUpdated(deviceID),
                                                      operation: "update", content: content))
         }
         return true

@@ -238,8 +238,8 @@ public struct CloudTwinMessage: Sendable, Hashable {
     /// Always `twin`.
     public var source: String
 
-    public init(resource: String, operation: String, content: JSONValue, group: String = TwinTopics.cloudGroup,
-                source: String = TwinTopics.cloudSource) {
+    public init(resource: String, operation: String, content: JSONValue, group: String = "resource",
+                source: String = "twin") {
         self.resource = resource
         self.operation = operation
         self.content = content
