@@ -2,6 +2,7 @@
 // required fields, defaults kubectl shows, the selector/template rule of Deployments).
 
 import EdgeProtocol
+import Foundation
 
 enum ObjectRules {
     // MARK: Names
@@ -136,6 +137,16 @@ enum ObjectRules {
             }
         case ("", "Secret"):
             if object["type"] == nil { object[member: "type"] = "Opaque" }
+            // kube-apiserver folds the write-only stringData into data (base64), stringData winning.
+            if let strings = object["stringData"]?.objectMembers {
+                var data = object["data"]?.objectMembers ?? []
+                for (key, value) in strings {
+                    let encoded = JSONValue.string(Data((value.stringValue ?? "").utf8).base64EncodedString())
+                    if let index = data.firstIndex(where: { $0.key == key }) { data[index].value = encoded } else { data.append((key, encoded)) }
+                }
+                object[member: "data"] = .object(data)
+                object[member: "stringData"] = nil
+            }
         case ("", "Namespace"):
             if object[path: ["status", "phase"]] == nil { object[path: ["status", "phase"]] = "Active" }
             if let name = object.string(at: "metadata.name") {
