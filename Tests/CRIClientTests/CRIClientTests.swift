@@ -1,4 +1,5 @@
 import CRIClient
+import TestSupport
 import Foundation
 import Testing
 

@@ -49,7 +49,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The test runner blocks SIGTERM, SIGINT and others, and a spawned child inherits the calling thread's mask, so
     /// a broker or service started from a test would ignore SIGTERM. Unblock them around the spawn.
-    private static func withSignalsUnblocked(_ body: () throws -> Void) rethrows {
+    static func withSignalsUnblocked(_ body: () throws -> Void) rethrows {
         var unblock = sigset_t()
         var previous = sigset_t()
         sigemptyset(&unblock)

@@ -8,19 +8,19 @@ import Testing
 ///
 /// `stop()` ends what it started: pods are stopped and removed over CRI by the test, then containerd gets SIGTERM,
 /// left-over shims of this instance are killed, the pods' cgroup directories and the scratch directory are removed.
-final class Containerd: @unchecked Sendable {
+public final class Containerd: @unchecked Sendable {
     // @unchecked: every property is set in init and only read afterwards.
-    static let busyboxImage = "localhost/edge/busybox:local"
-    static let pauseImage = "localhost/edge/pause:local"
+    public static let busyboxImage = "localhost/edge/busybox:local"
+    public static let pauseImage = "localhost/edge/pause:local"
     /// The cgroup parent tests give their pods; `stop()` removes the directories under it.
-    static let cgroupRoot = "/cri-swift-test"
+    public static let cgroupRoot = "/cri-swift-test"
 
-    let directory: String
-    let socket: String
+    public let directory: String
+    public let socket: String
     private let process: Process
     private let log: String
 
-    init() async throws {
+    public init() async throws {
         for tool in ["/usr/bin/containerd", "/usr/bin/ctr", "/usr/sbin/runc", "/bin/busybox"] {
             guard FileManager.default.isExecutableFile(atPath: tool) else {
                 throw HarnessError(
@@ -68,7 +68,7 @@ final class Containerd: @unchecked Sendable {
         process.arguments = ["--config", directory + "/containerd.toml"]
         process.standardOutput = logHandle
         process.standardError = logHandle
-        try Self.withSignalsUnblocked { try process.run() }
+        try ChildProcess.withSignalsUnblocked { try process.run() }
         try? logHandle.close()
 
         do {
@@ -84,11 +84,28 @@ final class Containerd: @unchecked Sendable {
         }
     }
 
-    var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+    /// The CNI bridge `enableBridge` made, removed by `stop()`.
+    private let bridge = Watched<String?>(nil)
+
+    /// Gives pods a network of their own: a CNI bridge config in containerd's conf_dir (picked up live). The
+    /// bridge name and subnet are this instance's own; `ipMasq` off keeps traffic on the machine.
+    public func enableBridge() throws {
+        let suffix = Int(getpid() % 200) + 20
+        let name = "kest\(suffix)"
+        let config = """
+            {"cniVersion":"1.0.0","name":"kes-test","plugins":[
+             {"type":"bridge","bridge":"\(name)","isGateway":true,"ipMasq":false,"hairpinMode":true,
+              "ipam":{"type":"host-local","ranges":[[{"subnet":"10.89.\(suffix).0/24"}]],"routes":[{"dst":"0.0.0.0/0"}],
+                      "dataDir":"\(directory)/cni-ipam"}}]}
+            """
+        try config.write(toFile: directory + "/cni/10-kes-test.conflist", atomically: true, encoding: .utf8)
+        bridge.update { $0 = name }
+    }
+
+    public var logText: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
 
     private func importImages() throws {
-        let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Peers/oci-busybox.py").path
+        let peers = Repository.root.appendingPathComponent("Tests/Peers/oci-busybox.py").path
         let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
         try Self.run(python, [peers, directory + "/busybox.tar", Self.busyboxImage, "sh"])
         try Self.run(python, [peers, directory + "/pause.tar", Self.pauseImage, "sleep", "infinity"])
@@ -99,7 +116,7 @@ final class Containerd: @unchecked Sendable {
     }
 
     /// Stops containerd and cleans up; the test must have stopped and removed its pods first.
-    func stop() async {
+    public func stop() async {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             let stopped = (try? await Self.poll("containerd exit", timeout: 10) { !self.process.isRunning }) != nil
@@ -115,6 +132,7 @@ final class Containerd: @unchecked Sendable {
             }
             rmdir(root)
         }
+        if let name = bridge.value { _ = try? Self.run("/usr/sbin/ip", ["link", "del", name]) }
         // Mounts left under the scratch directory (none after a clean stop) must go before rm -rf.
         for mount in Self.mountPoints(under: directory).reversed() { umount2(mount, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: directory)
@@ -124,14 +142,14 @@ final class Containerd: @unchecked Sendable {
 
     /// Runs a tool to completion (bounded by `timeout` seconds) and returns its output; throws on failure.
     @discardableResult
-    static func run(_ tool: String, _ arguments: [String], timeout: Double = 30) throws -> String {
+    public static func run(_ tool: String, _ arguments: [String], timeout: Double = 30) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
         process.arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try withSignalsUnblocked { try process.run() }
+        try ChildProcess.withSignalsUnblocked { try process.run() }
         let deadline = Date().addingTimeInterval(timeout)
         var output = Data()
         let reader = pipe.fileHandleForReading
@@ -155,25 +173,13 @@ final class Containerd: @unchecked Sendable {
     }
 
     /// Polls `condition` every 20 ms until it holds; throws after `timeout` seconds.
-    static func poll(_ what: String, timeout: Double, _ condition: () async throws -> Bool) async throws {
+    public static func poll(_ what: String, timeout: Double, _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw HarnessError("timed out after \(timeout) s waiting for \(what)")
-    }
-
-    /// The test runner blocks SIGTERM and others, and a child inherits the spawning thread's mask; unblock them
-    /// around the spawn so that containerd stops on SIGTERM.
-    private static func withSignalsUnblocked(_ body: () throws -> Void) rethrows {
-        var unblock = sigset_t()
-        var previous = sigset_t()
-        sigemptyset(&unblock)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&unblock, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try body()
     }
 
     private static func processes(withArgument argument: String) -> [pid_t] {
@@ -198,7 +204,7 @@ final class Containerd: @unchecked Sendable {
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
