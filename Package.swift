@@ -29,17 +29,17 @@ let link: [Target.Dependency] = serviceKit + [
 let services: [ServiceSpec] = [
     // edge
     .init(folder: "hub", module: "HubService", deps: link),
-    .init(folder: "meta", module: "MetaService", deps: serviceKit),
+    .init(folder: "meta", module: "MetaService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "twin", module: "TwinService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
-    .init(folder: "edged", module: "EdgedService", deps: serviceKit),
+    .init(folder: "edged", module: "EdgedService", deps: serviceKit + ["CRIClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link),
-    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient"]),
+    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
     .init(folder: "apiserver", module: "APIServerService", deps: link + ["CSQLite"]),
 ]
@@ -113,6 +113,17 @@ var targets: [Target] = [
             .product(name: "Yams", package: "Yams"),
         ],
         path: "shared/KubeClient", swiftSettings: swiftSettings),
+    // The CRI v1 client edged runs pods with: code generated from cri-api's api.proto (scripts/generate-cri.sh) and a
+    // small wrapper; gRPC over containerd's unix socket. Only edged links it.
+    .target(
+        name: "CRIClient",
+        dependencies: [
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ],
+        path: "services/edged/Sources/CRIClient", exclude: ["README.md"], swiftSettings: swiftSettings),
     // What every service shares: base flags, YAML config, logging, lifecycle, presence on the bus.
     .target(
         name: "ServiceKit",
@@ -174,6 +185,14 @@ var targets: [Target] = [
         name: "KubeClientTests",
         dependencies: ["KubeClient", "EdgeProtocol", "TestSupport", .product(name: "Logging", package: "swift-log")],
         path: "Tests/KubeClientTests", exclude: ["kube_stub.py"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "CRIClientTests", dependencies: ["CRIClient", "TestSupport"],
+        path: "Tests/CRIClientTests", swiftSettings: swiftSettings),
+    // Pods end to end: apiserver, edgecontroller, cloudhub, hub, meta, edged and a real containerd.
+    .testTarget(
+        name: "PodTests",
+        dependencies: ["CRIClient", "TestSupport", "apiserver", "cloudhub", "hub", "edgecontroller", "meta", "edged"],
+        path: "Tests/PodTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "EventBusTests",
         dependencies: ["EventBusService", "Bus", "EdgeProtocol", "TestSupport", "eventbus",
@@ -243,6 +262,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0", traits: []),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // CRI for edged.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
     ],
     targets: targets
 )

@@ -23,6 +23,16 @@ public enum Topics {
     /// Retained backlog of hub's upstream queue: JSON `{"cloud": n, "cloud-acks": m}`.
     public static let hubBacklog = "ke/hub/backlog"
 
+    // MARK: edge bus: edged ⇄ meta
+
+    /// edged's requests to meta, as KubeEdge's edged sends them to metamanager (source `edged`, group `meta`):
+    /// node registration, node/pod status patches, leases, queries of pods, configmaps and secrets, pod deletion
+    /// confirmations. Payload: envelope.
+    public static let metaIn = "ke/meta/in"
+    /// What meta hands edged: the cloud's pod/configmap/secret objects once stored, and the answers to edged's
+    /// requests (`response` / `error`, `parent_msg_id` = the request's `msg_id`). Payload: envelope.
+    public static let edgedIn = "ke/edged/in"
+
     // MARK: edge bus: eventbus ⇄ twin
 
     /// Device and node events from the device broker, for twin: envelope with source `bus`, group `user`,

@@ -1,4 +1,4 @@
 import EdgeControllerService
 import ServiceKit
 
-await PlaceholderCommand<EdgeController>.runAsRoot()
+await EdgeControllerCommand.runAsRoot()

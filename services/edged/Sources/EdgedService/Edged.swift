@@ -1,6 +1,328 @@
+import ArgumentParser
+import Bus
+import CRIClient
+import EdgeProtocol
+import Foundation
+import Logging
 import ServiceKit
+import Synchronization
 
 public enum Edged: ServiceDescription {
     public static let identity = ServiceIdentity(name: "edged", side: .edge)
     public static let abstract = "Edge: runs pods in containerd over CRI (KubeEdge edged)."
+}
+
+public struct EdgedOptions: ParsableArguments, Sendable {
+    @Option(name: .customLong("runtime-endpoint"), help: "The CRI runtime's socket.")
+    public var runtimeEndpoint: String = CRIConfiguration.defaultEndpoint
+
+    @Option(name: .customLong("pod-sandbox-image"),
+            help: "The sandbox (pause) image; the runtime's own setting (containerd's sandbox_image) is what it uses.")
+    public var podSandboxImage: String = "localhost/edge/pause:local"
+
+    @Option(name: .customLong("node-ip"), help: "The node's InternalIP (default: the host's first non-loopback IPv4).")
+    public var nodeIP: String?
+
+    @Option(name: .customLong("root-dir"), help: "Pods' volumes and logs (default: <data-dir>/pods).")
+    public var rootDir: String?
+
+    @Option(name: .customLong("cgroup-root"), help: "cgroup parent of the pods' cgroups.")
+    public var cgroupRoot: String = "/kubeedge-swift"
+
+    @Option(name: .customLong("node-status-update-seconds"), help: "How often the node status and lease are sent.")
+    public var nodeStatusUpdateSeconds: Int = 10
+
+    @Option(name: .customLong("sync-ms"), help: "How often pods are reconciled with the runtime.")
+    public var syncMs: Int = 1000
+
+    @Option(name: .customLong("restart-backoff-seconds"),
+            help: "First delay before restarting a crashed container (doubles per restart, at most --restart-backoff-max-seconds).")
+    public var restartBackoffSeconds: Int = 10
+
+    @Option(name: .customLong("restart-backoff-max-seconds"))
+    public var restartBackoffMaxSeconds: Int = 300
+
+    public init() {}
+}
+
+public struct EdgedCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "edged", abstract: Edged.abstract,
+        discussion: """
+            Registers the node with the cloud and reports its status and lease; runs the pods meta hands it \
+            (ke/edged/in) in the container runtime over CRI (sandbox, image, volumes, env, restart policy) and sends \
+            their status back (ke/meta/in). Without a cloud, it keeps running the pods meta has stored.
+            """)
+
+    @OptionGroup public var options: BaseOptions
+    @OptionGroup public var edged: EdgedOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let edged = self.edged
+        try await ServiceRunner.run(Edged.identity, options: options) { context in
+            try await EdgedServer(context: context, options: edged).run()
+        }
+    }
+}
+
+/// The running edged.
+public final class EdgedServer: Sendable {
+    let context: ServiceContext
+    let options: EdgedOptions
+    let logger: Logger
+    let meta: MetaClient
+    let cri: CRIClient
+    let worker: PodWorker
+    let nodeIP: String
+    let rootDir: String
+    let cloudConnected = Mutex(false)
+    let registered = Mutex(false)
+    /// Wakes the sync loop when the desired pods change.
+    let podsChanged = Wakeup()
+    /// Wakes the node loop when the link comes or goes.
+    let linkChanged = Wakeup()
+
+    public init(context: ServiceContext, options: EdgedOptions) throws {
+        self.context = context
+        self.options = options
+        self.logger = context.logger
+        meta = MetaClient(bus: context.bus)
+        cri = try CRIClient(configuration: .init(endpoint: options.runtimeEndpoint))
+        nodeIP = options.nodeIP ?? NodeStatus.hostIPv4()
+        rootDir = options.rootDir ?? context.config.dataDir + "/pods"
+        try FileManager.default.createDirectory(atPath: rootDir, withIntermediateDirectories: true)
+        worker = PodWorker(cri: cri, meta: meta, settings: .init(
+            nodeName: context.nodeName, nodeIP: nodeIP, rootDir: rootDir, cgroupRoot: options.cgroupRoot,
+            backoffInitial: options.restartBackoffSeconds, backoffMax: options.restartBackoffMaxSeconds), logger: context.logger)
+    }
+
+    public func run() async throws {
+        let bus = context.bus
+        try await bus.waitUntilConnected(timeout: .seconds(3600))
+        try await bus.subscribe([Topics.edgedIn, Topics.hubLink])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.cri.run() }
+            group.addTask {
+                await self.context.handleMessages { message in try await self.handle(message) }
+            }
+            group.addTask { try await self.work() }
+            try await group.next()  // the message loop ends on graceful shutdown
+            self.cri.shutdown()
+            group.cancelAll()
+        }
+    }
+
+    /// Runtime first, then the pods meta has (autonomy: no cloud needed), then the node and the pod loop.
+    func work() async throws {
+        let runtimeVersion = try await waitForRuntime()
+        let pods = try await loadPods()
+        await worker.setAll(pods)
+        logger.info("serving", metadata: ["runtime": "\(runtimeVersion)", "pods": "\(pods.count)", "node_ip": "\(nodeIP)"])
+        let status = NodeStatus(nodeName: context.nodeName, nodeIP: nodeIP, runtimeVersion: runtimeVersion, rootDir: rootDir)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.nodeLoop(status) }
+            group.addTask { try await self.syncLoop() }
+            try await group.next()
+        }
+    }
+
+    func waitForRuntime() async throws -> String {
+        var warned = false
+        while true {
+            do {
+                let version = try await cri.version()
+                return "\(version.runtimeName)://\(version.runtimeVersion)"
+            } catch {
+                if !warned {
+                    logger.warning("waiting for the container runtime", metadata: ["endpoint": "\(options.runtimeEndpoint)", "error": "\(error)"])
+                    warned = true
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// The pods stored in meta (KubeEdge's edged queries `default/pod`: every stored pod, any namespace).
+    func loadPods() async throws -> [JSONValue] {
+        var warned = false
+        while true {
+            if let answer = try await meta.request(operation: "query", resource: "default/pod", timeout: .seconds(5)),
+               MetaClient.failure(in: answer) == nil {
+                return MetaClient.objects(in: answer)
+            }
+            if !warned {
+                logger.warning("waiting for meta to list the node's pods")
+                warned = true
+            }
+        }
+    }
+
+    func handle(_ message: BusMessage) async throws {
+        switch message.topic {
+        case Topics.hubLink:
+            let connected = message.text == "connected"
+            cloudConnected.withLock { $0 = connected }
+            linkChanged.signal()
+        case Topics.edgedIn:
+            let envelope = try message.envelope()
+            if !envelope.header.parentID.isEmpty {
+                meta.deliver(envelope)
+                return
+            }
+            guard MetaStoreType.of(envelope.route.resource) == "pod" else { return }
+            let pod = (try? envelope.content.parsed()) ?? .null
+            switch envelope.route.operation {
+            case "insert", "update": await worker.upsert(pod)
+            case "delete": await worker.remove(pod)
+            default: return
+            }
+            podsChanged.signal()
+        default:
+            return
+        }
+    }
+
+    func syncLoop() async throws {
+        while !Task.isCancelled {
+            let reports = await worker.syncAll()
+            for report in reports {
+                switch report {
+                case .status(let namespace, let name, let uid, let status):
+                    let patch: JSONValue = ["metadata": ["uid": .string(uid)], "status": status]
+                    try await meta.send(operation: "patch", resource: "\(namespace)/podpatch/\(name)",
+                                        content: RawJSON(string: String(decoding: try patch.serialized(), as: UTF8.self)))
+                case .deleted(let namespace, let name, let uid):
+                    let options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+                                              "preconditions": ["uid": .string(uid)]]
+                    try await meta.send(operation: "delete", resource: "\(namespace)/pod/\(name)", content: RawJSON(options))
+                }
+            }
+            // Next pass after the sync period, or at once when the desired pods change.
+            await podsChanged.wait(timeout: .milliseconds(options.syncMs))
+        }
+    }
+
+    /// Registration (while connected, until it succeeds), then node status and lease every period, and at once
+    /// after the link comes back.
+    func nodeLoop(_ status: NodeStatus) async throws {
+        var leaseCreated = false
+        while !Task.isCancelled {
+            if cloudConnected.withLock({ $0 }) {
+                if !registered.withLock({ $0 }) {
+                    await register(status)
+                }
+                if registered.withLock({ $0 }) {
+                    let patch = status.statusPatch(now: RFC3339.now())
+                    try await meta.send(operation: "patch", resource: "default/nodepatch/\(context.nodeName)",
+                                        content: RawJSON(string: String(decoding: try patch.serialized(), as: UTF8.self)))
+                    leaseCreated = await renewLease(create: !leaseCreated) || leaseCreated
+                }
+            }
+            await linkChanged.wait(timeout: .seconds(options.nodeStatusUpdateSeconds))
+        }
+    }
+
+    func register(_ status: NodeStatus) async {
+        let node = status.node()
+        guard let content = try? RawJSON(node),
+              let answer = try? await meta.request(operation: "insert", resource: "default/node/\(context.nodeName)",
+                                                   content: content)
+        else {
+            logger.warning("node registration got no answer; retrying")
+            return
+        }
+        if let failure = MetaClient.failure(in: answer) {
+            logger.warning("node registration failed", metadata: ["reason": "\(failure)"])
+            return
+        }
+        registered.withLock { $0 = true }
+        logger.info("node registered", metadata: ["node": "\(context.nodeName)"])
+    }
+
+    func renewLease(create: Bool) async -> Bool {
+        let lease: JSONValue = [
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": ["name": .string(context.nodeName), "namespace": "kube-node-lease"],
+            "spec": ["holderIdentity": .string(context.nodeName), "leaseDurationSeconds": 40,
+                     "renewTime": .string(MicroTime.now())],
+        ]
+        guard let content = try? RawJSON(lease),
+              let answer = try? await meta.request(operation: create ? "insert" : "update",
+                                                   resource: "kube-node-lease/lease/\(context.nodeName)", content: content)
+        else { return false }
+        return MetaClient.failure(in: answer) == nil
+    }
+}
+
+/// A wake-up call that is not lost when it comes before the wait: `wait` returns at the first `signal` since the
+/// last wait, or after the timeout.
+final class Wakeup: Sendable {
+    struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        var generation = 0
+    }
+
+    let state = Mutex(State())
+
+    func signal() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    func wait(timeout: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let generation: Int? = state.withLock { state in
+                if state.pending {
+                    state.pending = false
+                    return nil
+                }
+                state.generation += 1
+                state.waiter = continuation
+                return state.generation
+            }
+            guard let generation else {
+                continuation.resume()
+                return
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                let waiter: CheckedContinuation<Void, Never>? = self.state.withLock { state in
+                    guard state.generation == generation, let waiter = state.waiter else { return nil }
+                    state.waiter = nil
+                    return waiter
+                }
+                waiter?.resume()
+            }
+        }
+    }
+}
+
+enum MetaStoreType {
+    static func of(_ resource: String) -> String {
+        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count >= 3 ? String(parts[1]) : String(parts.last ?? "")
+    }
+}
+
+/// Kubernetes MicroTime (`2026-11-22T04:10:48.123456Z`), as leases carry.
+enum MicroTime {
+    static func now() -> String {
+        let now = Date().timeIntervalSince1970
+        let seconds = Int64(now)
+        let micros = Int64((now - Double(seconds)) * 1_000_000)
+        let base = RFC3339.format(seconds: seconds)
+        var fraction = String(micros)
+        while fraction.count < 6 { fraction = "0" + fraction }
+        return base.dropLast() + "." + fraction + "Z"
+    }
 }

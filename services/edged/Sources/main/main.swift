@@ -1,4 +1,4 @@
 import EdgedService
 import ServiceKit
 
-await PlaceholderCommand<Edged>.runAsRoot()
+await EdgedCommand.runAsRoot()

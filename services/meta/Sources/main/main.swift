@@ -1,4 +1,4 @@
 import MetaService
 import ServiceKit
 
-await PlaceholderCommand<Meta>.runAsRoot()
+await MetaCommand.runAsRoot()

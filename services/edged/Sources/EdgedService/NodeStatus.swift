@@ -1,0 +1,148 @@
+import EdgeProtocol
+import Foundation
+
+/// The host as a v1.Node: capacity, conditions, addresses, node info (what kubelet reports, wire reference §4.4, §9).
+public struct NodeStatus: Sendable {
+    public static let kubeletVersion = "v1.26.7-kubeedge-swift"
+    public static let kubeletPort = 10350
+
+    public var nodeName: String
+    public var nodeIP: String
+    public var runtimeVersion: String
+    public var maxPods: Int
+    public var rootDir: String
+
+    public init(nodeName: String, nodeIP: String, runtimeVersion: String, maxPods: Int = 110, rootDir: String) {
+        self.nodeName = nodeName
+        self.nodeIP = nodeIP
+        self.runtimeVersion = runtimeVersion
+        self.maxPods = maxPods
+        self.rootDir = rootDir
+    }
+
+    /// The Node edged registers.
+    public func node(readyMessage: String = "kubelet is posting ready status") -> JSONValue {
+        [
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": [
+                "name": .string(nodeName),
+                "labels": [
+                    "node-role.kubernetes.io/edge": "", "node-role.kubernetes.io/agent": "",
+                    "kubernetes.io/hostname": .string(nodeName), "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": .string(Self.architecture), "beta.kubernetes.io/os": "linux",
+                    "beta.kubernetes.io/arch": .string(Self.architecture),
+                ],
+            ],
+            "spec": .object([]),
+            "status": status(now: RFC3339.now()),
+        ]
+    }
+
+    public func status(now: String) -> JSONValue {
+        let resources: JSONValue = [
+            "cpu": .string(String(ProcessInfo.processInfo.activeProcessorCount)),
+            "memory": .string("\(Self.memoryKiB())Ki"),
+            "pods": .string(String(maxPods)),
+            "ephemeral-storage": .string("\(Self.diskKiB(rootDir))Ki"),
+        ]
+        func condition(_ type: String, _ status: String, _ reason: String, _ message: String) -> JSONValue {
+            ["type": .string(type), "status": .string(status), "lastHeartbeatTime": .string(now),
+             "lastTransitionTime": .string(now), "reason": .string(reason), "message": .string(message)]
+        }
+        return [
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": [
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
+            "addresses": [
+                ["type": "InternalIP", "address": .string(nodeIP)],
+                ["type": "Hostname", "address": .string(nodeName)],
+            ],
+            "daemonEndpoints": ["kubeletEndpoint": ["Port": .integer(Self.kubeletPort)]],
+            "nodeInfo": [
+                "machineID": .string(Self.read("/etc/machine-id")),
+                "systemUUID": .string(Self.read("/sys/class/dmi/id/product_uuid")),
+                "bootID": .string(Self.read("/proc/sys/kernel/random/boot_id")),
+                "kernelVersion": .string(Self.kernelVersion()),
+                "osImage": .string(Self.osImage()),
+                "containerRuntimeVersion": .string(runtimeVersion),
+                "kubeletVersion": .string(Self.kubeletVersion),
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": .string(Self.architecture),
+            ],
+        ]
+    }
+
+    /// The lastTransitionTime of Ready must not move on every heartbeat; the cloud keeps it when the status is
+    /// unchanged, so the patch sends only heartbeats and values (strategic merge by condition type).
+    public func statusPatch(now: String) -> JSONValue {
+        ["status": status(now: now)]
+    }
+
+    static var architecture: String {
+        #if arch(arm64)
+        "arm64"
+        #else
+        "amd64"
+        #endif
+    }
+
+    static func read(_ path: String) -> String {
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func memoryKiB() -> Int64 {
+        for line in read("/proc/meminfo").split(separator: "\n") where line.hasPrefix("MemTotal:") {
+            return Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+
+    static func diskKiB(_ path: String) -> Int64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return 0 }
+        return Int64(info.f_blocks) * Int64(info.f_frsize) / 1024
+    }
+
+    static func kernelVersion() -> String {
+        var name = utsname()
+        uname(&name)
+        return withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    static func osImage() -> String {
+        for line in read("/etc/os-release").split(separator: "\n") where line.hasPrefix("PRETTY_NAME=") {
+            return String(line.dropFirst("PRETTY_NAME=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return "Linux"
+    }
+
+    /// The first non-loopback IPv4 address of the host, else 127.0.0.1.
+    public static func hostIPv4() -> String {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return "127.0.0.1" }
+        defer { freeifaddrs(list) }
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let entry = cursor {
+            defer { cursor = entry.pointee.ifa_next }
+            guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET),
+                  (entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK)) == 0,
+                  (entry.pointee.ifa_flags & UInt32(IFF_UP)) != 0 else { continue }
+            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(address, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0,
+                           NI_NUMERICHOST) == 0 {
+                let text = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                // Skip bridges edged's own CNI may have made.
+                let interface = String(cString: entry.pointee.ifa_name)
+                if interface.hasPrefix("cni") || interface.hasPrefix("kes") || interface.hasPrefix("veth") { continue }
+                return text
+            }
+        }
+        return "127.0.0.1"
+    }
+}

@@ -1,0 +1,554 @@
+import CRIClient
+import EdgeProtocol
+import Foundation
+import Logging
+
+/// Runs this node's pods in the container runtime and reports what they do. One sync pass at a time (the caller's
+/// loop); the bus side only changes the desired pods between passes.
+actor PodWorker {
+    struct ContainerRecord {
+        var id: String?
+        var attempt: UInt32 = 0
+        /// No new attempt (restart, pull, create) before this.
+        var retryAt: ContinuousClock.Instant?
+        var failures = 0
+        var waiting: (reason: String, message: String)?
+        var lastTerminated: ContainerView.State?
+    }
+
+    struct PodRecord {
+        var pod: JSONValue
+        var sandboxID: String?
+        var sandboxConfig: Runtime_V1_PodSandboxConfig?
+        var sandboxAttempt: UInt32 = 0
+        var sandboxRetryAt: ContinuousClock.Instant?
+        var sandboxError: String?
+        var podIP: String?
+        var containers: [String: ContainerRecord] = [:]
+        var startTime: String?
+        var transitions: [String: (status: String, time: String)] = [:]
+        var lastStatus: JSONValue?
+        var deletionSent = false
+        var adopted = false
+    }
+
+    struct Settings: Sendable {
+        var nodeName: String
+        var nodeIP: String
+        var rootDir: String
+        var cgroupRoot: String
+        var backoffInitial: Int
+        var backoffMax: Int
+    }
+
+    /// What a sync pass asks the caller to send upstream.
+    enum Report: Sendable {
+        case status(namespace: String, name: String, uid: String, status: JSONValue)
+        case deleted(namespace: String, name: String, uid: String)
+    }
+
+    let cri: CRIClient
+    let meta: MetaClient
+    let settings: Settings
+    let logger: Logger
+    var records: [String: PodRecord] = [:]
+    /// Pods meta removed; their sandboxes are removed on the next pass.
+    var removed: Set<String> = []
+    /// Set once the node's pod list came from meta: only then are unknown sandboxes of ours orphans.
+    var knowsAllPods = false
+
+    init(cri: CRIClient, meta: MetaClient, settings: Settings, logger: Logger) {
+        self.cri = cri
+        self.meta = meta
+        self.settings = settings
+        self.logger = logger
+    }
+
+    // MARK: Desired pods
+
+    func isMine(_ pod: JSONValue) -> Bool { pod.string(at: "spec.nodeName") == settings.nodeName }
+
+    /// The full list from meta (on start): pods not in it are removed.
+    func setAll(_ pods: [JSONValue]) {
+        let mine = pods.filter(isMine)
+        let uids = Set(mine.map(PodConfig.uid))
+        for uid in records.keys where !uids.contains(uid) { removed.insert(uid); records[uid] = nil }
+        for pod in mine { upsert(pod) }
+        knowsAllPods = true
+    }
+
+    func upsert(_ pod: JSONValue) {
+        let uid = PodConfig.uid(pod)
+        guard !uid.isEmpty else { return }
+        guard isMine(pod) else {
+            if records[uid] != nil { remove(pod) }
+            return
+        }
+        if records[uid] == nil {
+            records[uid] = PodRecord(pod: pod)
+            removed.remove(uid)
+        } else {
+            records[uid]?.pod = pod
+        }
+    }
+
+    func remove(_ pod: JSONValue) {
+        let uid = PodConfig.uid(pod)
+        records[uid] = nil
+        removed.insert(uid)
+    }
+
+    var podCount: Int { records.count }
+
+    // MARK: Sync
+
+    func syncAll() async -> [Report] {
+        var reports: [Report] = []
+        for uid in removed.sorted() {
+            await removeFromRuntime(uid: uid)
+            try? FileManager.default.removeItem(atPath: podDir(uid))
+            removed.remove(uid)
+        }
+        if knowsAllPods { await removeOrphans() }
+        for uid in records.keys.sorted() {
+            if let report = await sync(uid: uid) { reports.append(report) }
+        }
+        return reports
+    }
+
+    func podDir(_ uid: String) -> String { "\(settings.rootDir)/\(uid)" }
+
+    func sync(uid: String) async -> Report? {
+        guard var record = records[uid] else { return nil }
+        let pod = record.pod
+        if pod[path: ["metadata", "deletionTimestamp"]] != nil {
+            guard !record.deletionSent else { return nil }
+            await removeFromRuntime(uid: uid, grace: PodConfig.gracePeriod(pod))
+            record.deletionSent = true
+            store(record, uid: uid)
+            logger.info("pod stopped for deletion", metadata: ["pod": "\(PodConfig.namespace(pod))/\(PodConfig.name(pod))"])
+            return .deleted(namespace: PodConfig.namespace(pod), name: PodConfig.name(pod), uid: uid)
+        }
+        if record.startTime == nil { record.startTime = RFC3339.now() }
+        if !record.adopted {
+            await adopt(&record, uid: uid)
+            record.adopted = true
+        }
+        await ensureSandbox(&record, uid: uid)
+        var views: [ContainerView] = []
+        for container in PodConfig.containers(pod) {
+            views.append(await syncContainer(container, record: &record, uid: uid))
+        }
+        let (status, transitions) = PodStatusBuilder.build(
+            .init(pod: pod, containers: views, hostIP: settings.nodeIP,
+                  podIP: PodConfig.hostNetwork(pod) ? settings.nodeIP : record.podIP,
+                  startTime: record.startTime ?? RFC3339.now(), transitions: record.transitions),
+            now: RFC3339.now())
+        record.transitions = transitions
+        let changed = status != record.lastStatus
+        record.lastStatus = status
+        store(record, uid: uid)
+        guard changed else { return nil }
+        return .status(namespace: PodConfig.namespace(pod), name: PodConfig.name(pod), uid: uid, status: status)
+    }
+
+    /// Keeps the newest desired pod (it may have changed during the pass) with this pass's runtime state.
+    func store(_ record: PodRecord, uid: String) {
+        guard let current = records[uid] else { return }
+        var record = record
+        record.pod = current.pod
+        records[uid] = record
+    }
+
+    /// After a restart of edged: the sandbox and containers already running for this pod are taken over.
+    func adopt(_ record: inout PodRecord, uid: String) async {
+        var filter = Runtime_V1_PodSandboxFilter()
+        filter.labelSelector = [PodConfig.podUIDLabel: uid]
+        guard let sandboxes = try? await cri.listPodSandbox(filter: filter) else { return }
+        let newest = sandboxes.max { $0.metadata.attempt < $1.metadata.attempt }
+        guard let sandbox = newest, sandbox.state == .sandboxReady else {
+            record.sandboxAttempt = (newest?.metadata.attempt ?? 0) + (newest == nil ? 0 : 1)
+            return
+        }
+        record.sandboxID = sandbox.id
+        record.sandboxAttempt = sandbox.metadata.attempt
+        record.sandboxConfig = sandboxConfig(record.pod, attempt: sandbox.metadata.attempt)
+        record.podIP = try? await cri.podSandboxStatus(sandbox.id).status.network.ip
+        var containerFilter = Runtime_V1_ContainerFilter()
+        containerFilter.podSandboxID = sandbox.id
+        for container in (try? await cri.listContainers(filter: containerFilter)) ?? [] {
+            let name = container.metadata.name
+            if let existing = record.containers[name], existing.attempt > container.metadata.attempt { continue }
+            record.containers[name] = ContainerRecord(id: container.id, attempt: container.metadata.attempt)
+        }
+        logger.info("pod adopted from the runtime", metadata: [
+            "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "containers": "\(record.containers.count)",
+        ])
+    }
+
+    func sandboxConfig(_ pod: JSONValue, attempt: UInt32) -> Runtime_V1_PodSandboxConfig {
+        PodConfig.sandboxConfig(pod: pod, node: settings.nodeName, attempt: attempt,
+                                logDirectory: podDir(PodConfig.uid(pod)) + "/logs", cgroupRoot: settings.cgroupRoot)
+    }
+
+    func ensureSandbox(_ record: inout PodRecord, uid: String) async {
+        if let id = record.sandboxID {
+            if let status = try? await cri.podSandboxStatus(id).status, status.state == .sandboxReady { return }
+            // Gone or not ready (the host rebooted, someone removed it): start over with a new sandbox.
+            try? await cri.stopPodSandbox(id)
+            try? await cri.removePodSandbox(id)
+            record.sandboxID = nil
+            record.sandboxAttempt += 1
+            for name in record.containers.keys { record.containers[name]?.id = nil }
+        }
+        if let retry = record.sandboxRetryAt, ContinuousClock.now < retry { return }
+        let config = sandboxConfig(record.pod, attempt: record.sandboxAttempt)
+        do {
+            try FileManager.default.createDirectory(atPath: config.logDirectory, withIntermediateDirectories: true)
+            let id = try await cri.runPodSandbox(config)
+            record.sandboxID = id
+            record.sandboxConfig = config
+            record.sandboxError = nil
+            record.sandboxRetryAt = nil
+            record.podIP = try? await cri.podSandboxStatus(id).status.network.ip
+            logger.info("pod sandbox started", metadata: [
+                "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "ip": "\(record.podIP ?? "")",
+            ])
+        } catch {
+            record.sandboxError = "\(error)"
+            record.sandboxRetryAt = .now + .seconds(5)
+            logger.warning("pod sandbox failed", metadata: [
+                "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "error": "\(error)",
+            ])
+        }
+    }
+
+    func syncContainer(_ container: JSONValue, record: inout PodRecord, uid: String) async -> ContainerView {
+        let name = container.string(at: "name") ?? ""
+        let image = container.string(at: "image") ?? ""
+        var state = record.containers[name] ?? ContainerRecord()
+        defer { record.containers[name] = state }
+        var view = ContainerView(name: name, image: image, state: .waiting(reason: "ContainerCreating", message: ""))
+        view.lastTerminated = state.lastTerminated
+        view.restartCount = Int(state.attempt)
+        guard let sandboxID = record.sandboxID, let sandboxConfig = record.sandboxConfig else {
+            if let error = record.sandboxError {
+                view.state = .waiting(reason: "ContainerCreating", message: "failed to create pod sandbox: \(error)")
+            }
+            return view
+        }
+        let policy = PodConfig.restartPolicy(record.pod)
+        if let id = state.id {
+            guard let status = try? await cri.containerStatus(id).status else {
+                state.id = nil  // removed behind our back: create it again
+                return view
+            }
+            view.containerID = id
+            view.imageID = status.imageRef
+            switch status.state {
+            case .containerRunning:
+                view.state = .running(startedAt: status.startedAt)
+                state.failures = 0
+                return view
+            case .containerCreated:
+                do {
+                    try await cri.startContainer(id)
+                    view.state = .running(startedAt: Int64(Date().timeIntervalSince1970 * 1e9))
+                } catch {
+                    view.state = .waiting(reason: "RunContainerError", message: "\(error)")
+                }
+                return view
+            default:
+                let code = status.exitCode
+                let reason = status.reason.isEmpty ? (code == 0 ? "Completed" : "Error") : status.reason
+                let terminated = ContainerView.State.terminated(exitCode: code, reason: reason, message: status.message,
+                                                                startedAt: status.startedAt, finishedAt: status.finishedAt)
+                guard PodConfig.shouldRestart(policy: policy, exitCode: code) else {
+                    view.state = terminated
+                    return view
+                }
+                if state.retryAt == nil {
+                    // A container that ran 10 minutes without crashing starts its back-off afresh (kubelet).
+                    let ranLong = status.finishedAt - status.startedAt > 600 * 1_000_000_000
+                    if ranLong { state.failures = 0 }
+                    let delay = PodConfig.backoffSeconds(restarts: state.failures, initial: settings.backoffInitial,
+                                                         maximum: settings.backoffMax)
+                    state.retryAt = .now + .seconds(delay)
+                    state.failures += 1
+                    state.waiting = ("CrashLoopBackOff", "back-off \(delay)s restarting failed container=\(name) pod=\(PodConfig.name(record.pod))_\(PodConfig.namespace(record.pod))(\(uid))")
+                }
+                if let retry = state.retryAt, ContinuousClock.now < retry {
+                    view.state = .waiting(reason: state.waiting?.reason ?? "CrashLoopBackOff", message: state.waiting?.message ?? "")
+                    view.lastTerminated = terminated
+                    return view
+                }
+                // Start the next attempt; the exited one is removed, its end kept as the last state.
+                state.lastTerminated = terminated
+                view.lastTerminated = terminated
+                try? await cri.removeContainer(id)
+                state.id = nil
+                state.retryAt = nil
+                state.attempt += 1
+                view.restartCount = Int(state.attempt)
+                view.containerID = ""
+            }
+        }
+        // Create (first attempt, or a restart).
+        if let retry = state.retryAt, ContinuousClock.now < retry, let waiting = state.waiting {
+            view.state = .waiting(reason: waiting.reason, message: waiting.message)
+            return view
+        }
+        do {
+            try await ensureImage(container)
+        } catch {
+            let delay = PodConfig.backoffSeconds(restarts: state.failures, initial: settings.backoffInitial, maximum: settings.backoffMax)
+            state.failures += 1
+            state.retryAt = .now + .seconds(delay)
+            state.waiting = (state.failures > 1 ? "ImagePullBackOff" : "ErrImagePull", "\(error)")
+            view.state = .waiting(reason: state.waiting!.reason, message: state.waiting!.message)
+            return view
+        }
+        let resolved: PodConfig.Resolved
+        do {
+            resolved = try await resolve(container, pod: record.pod, uid: uid, podIP: record.podIP)
+        } catch {
+            state.retryAt = .now + .seconds(5)
+            state.waiting = ("CreateContainerConfigError", "\(error)")
+            view.state = .waiting(reason: "CreateContainerConfigError", message: "\(error)")
+            return view
+        }
+        let config = PodConfig.containerConfig(pod: record.pod, container: container, attempt: state.attempt,
+                                               resolved: resolved, node: settings.nodeName)
+        do {
+            let id = try await cri.createContainer(inPodSandbox: sandboxID, config: config, sandboxConfig: sandboxConfig)
+            state.id = id
+            view.containerID = id
+            try await cri.startContainer(id)
+            state.waiting = nil
+            view.state = .running(startedAt: Int64(Date().timeIntervalSince1970 * 1e9))
+            logger.info("container started", metadata: [
+                "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)",
+                "attempt": "\(state.attempt)",
+            ])
+        } catch {
+            state.retryAt = .now + .seconds(5)
+            state.waiting = ("CreateContainerError", "\(error)")
+            view.state = .waiting(reason: "CreateContainerError", message: "\(error)")
+            logger.warning("container failed to start", metadata: [
+                "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)", "error": "\(error)",
+            ])
+        }
+        return view
+    }
+
+    func ensureImage(_ container: JSONValue) async throws {
+        let image = container.string(at: "image") ?? ""
+        guard !image.isEmpty else { throw EdgedError("container has no image") }
+        let policy = PodConfig.pullPolicy(container)
+        if policy != "Always", try await cri.imageStatus(image) != nil { return }
+        if policy == "Never" {
+            throw EdgedError("image \"\(image)\" is not present with pull policy of Never")
+        }
+        do {
+            _ = try await cri.pullImage(image)
+        } catch {
+            throw EdgedError("failed to pull image \"\(image)\": \(error.message)")
+        }
+    }
+
+    // MARK: Environment and volumes
+
+    func fetch(_ type: String, namespace: String, name: String) async throws -> JSONValue {
+        let answer = try await meta.request(operation: "query", resource: "\(namespace)/\(type)/\(name)")
+        guard let answer else { throw EdgedError("\(type) \"\(name)\" could not be read: no answer from meta") }
+        if let failure = MetaClient.failure(in: answer) { throw EdgedError("\(type) \"\(name)\" not found: \(failure)") }
+        guard let object = MetaClient.objects(in: answer).first else { throw EdgedError("\(type) \"\(name)\" not found") }
+        return object
+    }
+
+    /// A configmap's or secret's data as text (secret values are base64).
+    func data(of object: JSONValue, secret: Bool) -> [(String, [UInt8])] {
+        var out: [(String, [UInt8])] = []
+        for (key, value) in object["data"]?.objectMembers ?? [] {
+            guard let text = value.stringValue else { continue }
+            if secret {
+                out.append((key, Data(base64Encoded: text).map { Array($0) } ?? Array(text.utf8)))
+            } else {
+                out.append((key, Array(text.utf8)))
+            }
+        }
+        if !secret {
+            for (key, value) in object["binaryData"]?.objectMembers ?? [] {
+                if let text = value.stringValue, let bytes = Data(base64Encoded: text) { out.append((key, Array(bytes))) }
+            }
+        }
+        return out
+    }
+
+    func resolve(_ container: JSONValue, pod: JSONValue, uid: String, podIP: String?) async throws -> PodConfig.Resolved {
+        var resolved = PodConfig.Resolved()
+        let namespace = PodConfig.namespace(pod)
+        fetched = [:]
+        func object(_ type: String, _ name: String, optional: Bool) async throws -> JSONValue? {
+            try await cachedObject(type, namespace: namespace, name: name, optional: optional)
+        }
+        for from in container["envFrom"]?.arrayValue ?? [] {
+            let prefix = from.string(at: "prefix") ?? ""
+            for (type, key) in [("configmap", "configMapRef"), ("secret", "secretRef")] {
+                guard let name = from.string(at: "\(key).name") else { continue }
+                let optional = from[path: [key, "optional"]]?.boolValue ?? false
+                guard let source = try await object(type, name, optional: optional) else { continue }
+                for (key, value) in data(of: source, secret: type == "secret") {
+                    resolved.env.append((prefix + key, String(decoding: value, as: UTF8.self)))
+                }
+            }
+        }
+        for env in container["env"]?.arrayValue ?? [] {
+            guard let name = env.string(at: "name") else { continue }
+            if let value = env.string(at: "value") {
+                resolved.env.append((name, value))
+                continue
+            }
+            guard let from = env["valueFrom"] else {
+                resolved.env.append((name, ""))
+                continue
+            }
+            if let path = from.string(at: "fieldRef.fieldPath") {
+                let value: String = switch path {
+                case "metadata.name": PodConfig.name(pod)
+                case "metadata.namespace": namespace
+                case "metadata.uid": uid
+                case "spec.nodeName": settings.nodeName
+                case "spec.serviceAccountName": pod.string(at: "spec.serviceAccountName") ?? ""
+                case "status.hostIP": settings.nodeIP
+                case "status.podIP": (PodConfig.hostNetwork(pod) ? settings.nodeIP : podIP) ?? ""
+                default: ""
+                }
+                resolved.env.append((name, value))
+                continue
+            }
+            for (type, key) in [("configmap", "configMapKeyRef"), ("secret", "secretKeyRef")] {
+                guard let ref = from[key], let sourceName = ref.string(at: "name"), let dataKey = ref.string(at: "key") else { continue }
+                let optional = ref["optional"]?.boolValue ?? false
+                guard let source = try await object(type, sourceName, optional: optional) else { continue }
+                guard let value = data(of: source, secret: type == "secret").first(where: { $0.0 == dataKey })?.1 else {
+                    if optional { continue }
+                    throw EdgedError("couldn't find key \(dataKey) in \(type == "secret" ? "Secret" : "ConfigMap") \(namespace)/\(sourceName)")
+                }
+                resolved.env.append((name, String(decoding: value, as: UTF8.self)))
+            }
+        }
+        // Volumes this container mounts.
+        let volumes = pod[path: ["spec", "volumes"]]?.arrayValue ?? []
+        for mount in container["volumeMounts"]?.arrayValue ?? [] {
+            guard let volumeName = mount.string(at: "name"), let mountPath = mount.string(at: "mountPath") else { continue }
+            guard let volume = volumes.first(where: { $0.string(at: "name") == volumeName }) else {
+                throw EdgedError("volume \"\(volumeName)\" mounted at \(mountPath) is not defined in the pod")
+            }
+            var hostPath = try await prepareVolume(volume, uid: uid, namespace: namespace)
+            if let subPath = mount.string(at: "subPath"), !subPath.isEmpty { hostPath += "/" + subPath }
+            var cri = Runtime_V1_Mount()
+            cri.containerPath = mountPath
+            cri.hostPath = hostPath
+            cri.readonly = mount["readOnly"]?.boolValue ?? false
+            resolved.mounts.append(cri)
+        }
+        return resolved
+    }
+
+    /// configmaps and secrets read for the container being created (each is read once per creation).
+    var fetched: [String: JSONValue] = [:]
+
+    func cachedObject(_ type: String, namespace: String, name: String, optional: Bool) async throws -> JSONValue? {
+        if let hit = fetched["\(type)/\(name)"] { return hit }
+        do {
+            let found = try await fetch(type, namespace: namespace, name: name)
+            fetched["\(type)/\(name)"] = found
+            return found
+        } catch {
+            if optional { return nil }
+            throw error
+        }
+    }
+
+    func prepareVolume(_ volume: JSONValue, uid: String, namespace: String) async throws -> String {
+        let name = volume.string(at: "name") ?? ""
+        let dir = "\(podDir(uid))/volumes/\(name)"
+        let files = FileManager.default
+        if let path = volume.string(at: "hostPath.path") {
+            let type = volume.string(at: "hostPath.type") ?? ""
+            if type == "DirectoryOrCreate" { try files.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            return path
+        }
+        if volume["emptyDir"] != nil {
+            try files.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return dir
+        }
+        for (type, key, nameKey) in [("configmap", "configMap", "name"), ("secret", "secret", "secretName")] {
+            guard let source = volume[key], let sourceName = source.string(at: nameKey) else { continue }
+            let optional = source["optional"]?.boolValue ?? false
+            try? files.removeItem(atPath: dir)
+            try files.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            guard let found = try await cachedObject(type, namespace: namespace, name: sourceName, optional: optional)
+            else { return dir }
+            let entries = data(of: found, secret: type == "secret")
+            let items = source["items"]?.arrayValue ?? []
+            for (dataKey, value) in entries {
+                var path = dataKey
+                if !items.isEmpty {
+                    guard let item = items.first(where: { $0.string(at: "key") == dataKey }), let itemPath = item.string(at: "path")
+                    else { continue }
+                    path = itemPath
+                }
+                let file = dir + "/" + path
+                try files.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                guard files.createFile(atPath: file, contents: Data(value)) else { throw EdgedError("cannot write \(file)") }
+            }
+            return dir
+        }
+        throw EdgedError("volume \"\(name)\" has a type edged does not support (configMap, secret, emptyDir and hostPath are)")
+    }
+
+    // MARK: Removal
+
+    /// Stops (SIGTERM, then SIGKILL after `grace`) and removes every sandbox of the pod and its containers.
+    func removeFromRuntime(uid: String, grace: Int64 = 0) async {
+        var filter = Runtime_V1_PodSandboxFilter()
+        filter.labelSelector = [PodConfig.podUIDLabel: uid]
+        for sandbox in (try? await cri.listPodSandbox(filter: filter)) ?? [] {
+            var containerFilter = Runtime_V1_ContainerFilter()
+            containerFilter.podSandboxID = sandbox.id
+            let containers = (try? await cri.listContainers(filter: containerFilter)) ?? []
+            await withTaskGroup(of: Void.self) { group in
+                for container in containers where container.state == .containerRunning {
+                    group.addTask { try? await self.cri.stopContainer(container.id, gracePeriod: .seconds(grace)) }
+                }
+            }
+            do {
+                try await cri.stopPodSandbox(sandbox.id)
+                try await cri.removePodSandbox(sandbox.id)
+            } catch {
+                logger.warning("could not remove a pod sandbox", metadata: ["sandbox": "\(sandbox.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Sandboxes of this node's edged whose pod is no longer wanted (deleted while edged was down).
+    func removeOrphans() async {
+        var filter = Runtime_V1_PodSandboxFilter()
+        filter.labelSelector = [PodConfig.managedLabel: settings.nodeName]
+        guard let sandboxes = try? await cri.listPodSandbox(filter: filter) else { return }
+        for sandbox in sandboxes {
+            let uid = sandbox.labels[PodConfig.podUIDLabel] ?? ""
+            if records[uid] == nil {
+                logger.info("removing a pod no longer assigned to this node", metadata: ["uid": "\(uid)"])
+                await removeFromRuntime(uid: uid)
+            }
+        }
+    }
+}
+
+struct EdgedError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
