@@ -28,6 +28,8 @@ actor PodWorker {
         var startTime: String?
         var transitions: [String: (status: String, time: String)] = [:]
         var lastStatus: JSONValue?
+        /// The container views of the last pass, reported again when the runtime does not answer.
+        var lastViews: [String: ContainerView] = [:]
         var deletionSent = false
         var adopted = false
     }
@@ -137,7 +139,9 @@ actor PodWorker {
         await ensureSandbox(&record, uid: uid)
         var views: [ContainerView] = []
         for container in PodConfig.containers(pod) {
-            views.append(await syncContainer(container, record: &record, uid: uid))
+            let view = await syncContainer(container, record: &record, uid: uid)
+            record.lastViews[view.name] = view
+            views.append(view)
         }
         let (status, transitions) = PodStatusBuilder.build(
             .init(pod: pod, containers: views, hostIP: settings.nodeIP,
@@ -193,7 +197,13 @@ actor PodWorker {
 
     func ensureSandbox(_ record: inout PodRecord, uid: String) async {
         if let id = record.sandboxID {
-            if let status = try? await cri.podSandboxStatus(id).status, status.state == .sandboxReady { return }
+            do {
+                if try await cri.podSandboxStatus(id).status.state == .sandboxReady { return }
+            } catch let error where !error.isNotFound {
+                // The runtime did not answer (busy, restarting): keep the sandbox, look again next pass.
+                logger.warning("pod sandbox status unavailable", metadata: ["sandbox": "\(id)", "error": "\(error)"])
+                return
+            } catch {}
             // Gone or not ready (the host rebooted, someone removed it): start over with a new sandbox.
             try? await cri.stopPodSandbox(id)
             try? await cri.removePodSandbox(id)
@@ -239,9 +249,16 @@ actor PodWorker {
         }
         let policy = PodConfig.restartPolicy(record.pod)
         if let id = state.id {
-            guard let status = try? await cri.containerStatus(id).status else {
+            let status: Runtime_V1_ContainerStatus
+            do {
+                status = try await cri.containerStatus(id).status
+            } catch let error where error.isNotFound {
                 state.id = nil  // removed behind our back: create it again
                 return view
+            } catch {
+                // The runtime did not answer: report what was last seen, look again next pass.
+                logger.warning("container status unavailable", metadata: ["container": "\(id)", "error": "\(error)"])
+                return record.lastViews[name] ?? view
             }
             view.containerID = id
             view.imageID = status.imageRef
@@ -345,7 +362,13 @@ actor PodWorker {
         let image = container.string(at: "image") ?? ""
         guard !image.isEmpty else { throw EdgedError("container has no image") }
         let policy = PodConfig.pullPolicy(container)
-        if policy != "Always", try await cri.imageStatus(image) != nil { return }
+        if policy != "Always" {
+            do {
+                if try await cri.imageStatus(image) != nil { return }
+            } catch {
+                throw EdgedError("could not check image \"\(image)\": \(error.message)")
+            }
+        }
         if policy == "Never" {
             throw EdgedError("image \"\(image)\" is not present with pull policy of Never")
         }
