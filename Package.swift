@@ -188,6 +188,11 @@ var targets: [Target] = [
     .testTarget(
         name: "CRIClientTests", dependencies: ["CRIClient", "TestSupport"],
         path: "Tests/CRIClientTests", swiftSettings: swiftSettings),
+    // The pure rules of meta, edgecontroller and edged (SQLite files, no sockets).
+    .testTarget(
+        name: "PodRulesTests",
+        dependencies: ["MetaService", "EdgeControllerService", "EdgedService", "EdgeProtocol"],
+        path: "Tests/PodRulesTests", swiftSettings: swiftSettings),
     // Pods end to end: apiserver, edgecontroller, cloudhub, hub, meta, edged and a real containerd.
     .testTarget(
         name: "PodTests",
