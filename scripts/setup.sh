@@ -8,6 +8,8 @@ APT_PACKAGES=(
   mosquitto mosquitto-clients libmosquitto-dev   # the bus: broker, CLI clients, client library
   libsqlite3-dev libcurl4-openssl-dev            # stores, HTTP
   libmodbus-dev socat python3-venv               # the Modbus mapper; its tests (serial pty pairs, pymodbus venv)
+  containerd runc busybox-static                 # edged's runtime, and the images built locally from busybox
+  containernetworking-plugins iproute2           # CNI bridge for pod IPs
   pkg-config git ca-certificates curl            # build plumbing
   libstdc++-12-dev libgcc-12-dev libc6-dev       # needed by the Swift toolchain
   binutils libncurses-dev libxml2 tzdata zlib1g-dev python3
@@ -15,9 +17,12 @@ APT_PACKAGES=(
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  # Docker's containerd.io stands in for containerd and runc, and conflicts with them: installing them would remove it.
+  case $package in containerd | runc) installed containerd.io && continue ;; esac
+  installed "$package" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
@@ -25,8 +30,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Nothing here runs as a system service: tests and scripts/up.sh start their own brokers. A freshly installed
-# mosquitto package may have started one on :1883 under systemd; scripts/up.sh picks free ports if so.
+# Nothing here runs as a system service: tests and scripts/up.sh start their own brokers and containerd. A freshly
+# installed mosquitto package may have started one on :1883 under systemd; scripts/up.sh picks free ports if so.
+# Likewise a system containerd on /run/containerd/containerd.sock: ours use their own sockets (scripts/containerd.sh).
 
 if ! command -v swift >/dev/null 2>&1; then
   for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin "$HOME/.local/swift/usr/bin"; do

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole system on this host: the cloud bus and the edge bus (two mosquittos), the cloud
 # services and the edge services of one edge node. Ctrl-C (or SIGTERM) stops everything cleanly.
+# As root, with Debian's containerd installed (scripts/setup.sh installs it), edged runs pods on a private containerd
+# (scripts/containerd.sh); otherwise everything but edged runs.
 #
 #   EDGE_PORT / CLOUD_PORT   broker ports (default 1883 / 11883, or free ones if taken)
 #   WS_PORT / CERT_PORT      cloudhub's websocket and certificate ports (default 10000 / 10002)
 #   API_PORT                 the API server's HTTPS port (default 6443)
 #   NODE_NAME                the edge node's name (default edge-node-1)
-#   RUN_DIR                  state and logs (default ./run)
+#   RUN_DIR                  state and logs (default ./run); containerd's root and socket in $RUN_DIR/containerd
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 source scripts/lib.sh
+source scripts/containerd.sh
 swift build -c release
 BIN="$(swift build -c release --show-bin-path)"
 
@@ -22,12 +25,15 @@ EDGE_PORT="${EDGE_PORT:-1883}";   port_free "$EDGE_PORT"  || EDGE_PORT="$(free_p
 CLOUD_PORT="${CLOUD_PORT:-11883}"; port_free "$CLOUD_PORT" || CLOUD_PORT="$(free_port)"
 
 PIDS=()
+CTD_DIR=""   # set once containerd is started
 stop_all() {
   trap - INT TERM EXIT
   echo; echo "up: stopping"
   # Services first (they announce offline on the bus), brokers last.
   for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # containerd after edged: its pods are removed, then it stops, then what the pods left on the host goes.
+  [ -z "$CTD_DIR" ] || ctd_stop "$CTD_DIR" || true
   exit 0
 }
 trap stop_all INT TERM EXIT
@@ -59,23 +65,73 @@ service cloudhub "$CLOUD_PORT" cloud --websocket-port "$WS_PORT" --https-port "$
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1
 API_PORT="${API_PORT:-6443}";      port_free "$API_PORT"   || API_PORT="$(free_port)"
 service apiserver "$CLOUD_PORT" cloud --secure-port "$API_PORT"
-service devicecontroller "$CLOUD_PORT" cloud --kubeconfig "$RUN_DIR/data/apiserver/admin.kubeconfig"
-service edgecontroller "$CLOUD_PORT" cloud
+ADMIN_KUBECONFIG="$RUN_DIR/data/apiserver/admin.kubeconfig"   # written by the apiserver; its clients wait for it
+service devicecontroller "$CLOUD_PORT" cloud --kubeconfig "$ADMIN_KUBECONFIG"
+service edgecontroller "$CLOUD_PORT" cloud --kubeconfig "$ADMIN_KUBECONFIG"
 # The edge joins with the token cloudhub writes on start (the first time; later starts reuse the certificate).
 for _ in $(seq 200); do [ -s "$RUN_DIR/data/cloudhub/token" ] && break; sleep 0.05; done
 service hub "$EDGE_PORT" "$NODE_NAME" --cloud "127.0.0.1:$WS_PORT" --cert-server "127.0.0.1:$CERT_PORT" \
     --token "$(cat "$RUN_DIR/data/cloudhub/token")"
-for name in meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble; do
-  service "$name" "$EDGE_PORT" "$NODE_NAME"
+EDGE_SERVICES=1   # hub
+for name in meta twin eventbus servicebus; do
+  service "$name" "$EDGE_PORT" "$NODE_NAME"; EDGE_SERVICES=$((EDGE_SERVICES + 1))
+done
+# edged needs a container runtime, and only root can run one.
+NO_PODS=""
+[ "$(id -u)" -eq 0 ] || NO_PODS="not root"
+[ -x /usr/bin/containerd ] || NO_PODS="${NO_PODS:+$NO_PODS, }no /usr/bin/containerd"
+if [ -z "$NO_PODS" ]; then
+  CTD_DIR="$(cd "$RUN_DIR" && pwd)/containerd"
+  # A unix socket path must be shorter than 108 bytes: a long RUN_DIR gets a short directory in /tmp instead
+  # (one per RUN_DIR, so images and state are kept between runs as under RUN_DIR).
+  [ ${#CTD_DIR} -le 90 ] || CTD_DIR="/tmp/kes-ctd-$(printf %s "$CTD_DIR" | sha256sum | cut -c1-12)"
+  CTD_SOCK="$CTD_DIR/containerd.sock"
+  # Status 2: nothing was started (e.g. another up.sh's containerd runs there), so stop_all must leave it alone.
+  ctd_start "$CTD_DIR" "$RUN_DIR/logs/containerd.log" || {
+    [ $? -ne 2 ] || CTD_DIR=""
+    echo "up: containerd did not start; see above and $RUN_DIR/logs/containerd.log" >&2; exit 1
+  }
+  service edged "$EDGE_PORT" "$NODE_NAME" --runtime-endpoint "unix://$CTD_SOCK" --pod-sandbox-image "$CTD_PAUSE_IMAGE"
+  EDGE_SERVICES=$((EDGE_SERVICES + 1))
+else
+  echo "up: pods will not run ($NO_PODS): edged needs root and containerd; starting everything but edged" >&2
+fi
+for name in mapper-modbus mapper-opcua mapper-ble; do
+  service "$name" "$EDGE_PORT" "$NODE_NAME"; EDGE_SERVICES=$((EDGE_SERVICES + 1))
 done
 
-wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" 9 || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }
+wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" "$EDGE_SERVICES" \
+    || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }
+
+# The node is Ready once edged has registered it (through hub, cloudhub and edgecontroller) and reports its status.
+PODS="not run ($NO_PODS); edged needs root and containerd"
+if [ -n "$CTD_DIR" ]; then
+  PODS="kubectl run hello --image=$CTD_BUSYBOX_IMAGE --overrides='{\"spec\":{\"nodeName\":\"$NODE_NAME\"}}' -- sleep 3600
+                       kubectl get pod hello -o wide   (pod IPs from $CTD_SUBNET; containerd unix://$CTD_SOCK)"
+  if ! command -v kubectl >/dev/null; then
+    echo "up: no kubectl on PATH; not waiting for node $NODE_NAME to be Ready" >&2
+  else
+    node=""
+    deadline=$((SECONDS + 60))
+    while (( SECONDS < deadline )); do
+      node="$(kubectl --kubeconfig "$ADMIN_KUBECONFIG" get node "$NODE_NAME" --no-headers 2>/dev/null || true)"
+      grep -qw Ready <<<"$node" && break   # -w: not NotReady
+      sleep 1
+    done
+    if grep -qw Ready <<<"$node"; then
+      echo "up: node $node"
+    else
+      echo "up: node $NODE_NAME is not Ready after 60 s (${node:-not registered}); see $RUN_DIR/logs/edged.log" >&2
+    fi
+  fi
+fi
 
 cat <<MSG
 up: running. Cloud bus 127.0.0.1:$CLOUD_PORT, edge bus 127.0.0.1:$EDGE_PORT (node $NODE_NAME); logs in $RUN_DIR/logs.
     Cloud link:        cloudhub wss://127.0.0.1:$WS_PORT, certificates https://127.0.0.1:$CERT_PORT
                        (join token for more edges: $RUN_DIR/data/cloudhub/token)
-    kubectl:           export KUBECONFIG=$RUN_DIR/data/apiserver/admin.kubeconfig   (API https://127.0.0.1:$API_PORT)
+    kubectl:           export KUBECONFIG=$ADMIN_KUBECONFIG   (API https://127.0.0.1:$API_PORT)
+    Pods:              $PODS
     Watch everything:  mosquitto_sub -p $EDGE_PORT -t '#' -v     (edge)
                        mosquitto_sub -p $CLOUD_PORT -t '#' -v    (cloud)
     Who is alive:      mosquitto_sub -p $EDGE_PORT -t 'ke/status/+' -v

@@ -29,11 +29,25 @@ describe() {
     esac
 }
 
-# Flags that are decided but not implemented yet, as a commented-out ExecStart.
-future_flags() {
+# Flags a unit passes besides --config.
+service_flags() {
     case $1 in
-        edgecontroller) echo "--kubeconfig /etc/kubeedge-swift/kubeconfig" ;;
-        edged) echo "--runtime-endpoint unix:///run/containerd/containerd.sock --pod-sandbox-image <image>" ;;
+        edgecontroller | devicecontroller) echo "--kubeconfig /var/lib/kubeedge-swift/apiserver/admin.kubeconfig" ;;
+        edged) echo "--runtime-endpoint unix:///run/containerd/containerd.sock" ;;
+    esac
+}
+
+# Why, above ExecStart.
+service_flags_comment() {
+    case $1 in
+        edgecontroller | devicecontroller)
+            echo "# Kubeconfig: the admin kubeconfig of the apiserver on this host. For another cluster, override"
+            echo "# ExecStart in a drop-in (systemctl edit)." ;;
+        edged)
+            echo "# Runtime: the host's containerd (Debian's containerd, runc, containernetworking-plugins) with its CRI"
+            echo "# plugin and a CNI config. Its sandbox_image must be edged's --pod-sandbox-image (default"
+            echo "# localhost/edge/pause:local), imported into namespace k8s.io: from a checkout, run"
+            echo "# scripts/containerd.sh images /run/containerd/containerd.sock" ;;
     esac
 }
 
@@ -64,8 +78,8 @@ service_unit() {
     local broker=kubeedge-swift-mosquitto-$side.service
     local state=/var/lib/kubeedge-swift/$name
     local exec="/usr/local/bin/$name --config /etc/kubeedge-swift/$name.yaml"
-    local future
-    future=$(future_flags "$name")
+    local flags
+    flags=$(service_flags "$name")
     {
         echo "$HEADER"
         echo "[Unit]"
@@ -80,9 +94,8 @@ service_unit() {
                 echo "Wants=network-online.target"
                 echo "After=network-online.target" ;;
             edged)
-                echo "# Once edged drives containerd (--runtime-endpoint):"
-                echo "#Wants=containerd.service"
-                echo "#After=containerd.service" ;;
+                echo "Wants=containerd.service"
+                echo "After=containerd.service" ;;
             mapper-ble)
                 echo "After=bluetooth.service" ;;
         esac
@@ -92,11 +105,8 @@ service_unit() {
         echo "# Broker: the built-in default ($( [ "$side" = edge ] && echo 127.0.0.1:1883 || echo 127.0.0.1:11883 )), or set broker in the YAML file,"
         echo "# e.g. /run/kubeedge-swift/$side-mqtt.sock. The file must exist (it may be empty); it may hold the broker"
         echo "# password, so keep it mode 600. State: the built-in default data dir $state."
-        echo "ExecStart=$exec"
-        if [ -n "$future" ]; then
-            echo "# Decided, not implemented yet:"
-            echo "#ExecStart=$exec $future"
-        fi
+        service_flags_comment "$name"
+        echo "ExecStart=$exec${flags:+ $flags}"
         echo "StateDirectory=kubeedge-swift/$name"
         echo "Restart=on-failure"
         echo "RestartSec=2s"
@@ -105,7 +115,7 @@ service_unit() {
         echo "TimeoutStopSec=10"
         case $name in
             edged)
-                echo "# Not sandboxed on purpose: edged talks to containerd, mounts pod volumes and manages cgroups." ;;
+                echo "# Not sandboxed on purpose: edged drives containerd, mounts pod volumes and manages cgroups." ;;
             mapper-*)
                 echo "# Loosely sandboxed on purpose: mappers open serial ports, USB adapters and Bluetooth devices"
                 echo "# (no PrivateDevices, no address-family filter), and may need /var/lock or /run for device locks."
