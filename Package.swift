@@ -29,7 +29,11 @@ let link: [Target.Dependency] = serviceKit + [
 let services: [ServiceSpec] = [
     // edge
     .init(folder: "hub", module: "HubService", deps: link),
-    .init(folder: "meta", module: "MetaService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .init(folder: "meta", module: "MetaService", deps: serviceKit + [
+        "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+    ]),
     .init(folder: "twin", module: "TwinService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),

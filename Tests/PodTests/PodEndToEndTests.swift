@@ -15,8 +15,10 @@ final class PodStack: Sendable {
     private let processes = Watched<[String: ChildProcess]>([:])
     static let node = "edge-1"
     static let cgroupRoot = Containerd.cgroupRoot
+    let metaServerPort: Int
 
     init() async throws {
+        metaServerPort = try FreePort.next()
         let containerd = try await Containerd()
         do {
             try containerd.enableBridge()
@@ -54,6 +56,7 @@ final class PodStack: Sendable {
             "--data-dir", directory.appendingPathComponent(name).path,
         ]
         if ProcessInfo.processInfo.environment["POD_TEST_TRACE"] != nil { arguments += ["--log-level", "debug"] }
+        if name == "meta" { arguments += ["--metaserver-address", "127.0.0.1:\(metaServerPort)"] }
         if name == "edged" {
             arguments += [
                 "--runtime-endpoint", "unix://" + containerd.socket, "--pod-sandbox-image", Containerd.pauseImage,
@@ -140,6 +143,13 @@ final class PodStack: Sendable {
         try await eventually(what, timeout: timeout) {
             condition((try? await self.jsonpath(kind, name, path)) ?? "")
         }
+    }
+
+    /// kubectl against meta's local read API (MetaServer) on the node, without credentials.
+    func kubectlOnNode(_ arguments: String...) async throws -> String {
+        let empty = directory.appendingPathComponent("empty.kubeconfig").path
+        try "apiVersion: v1\nkind: Config\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        return try await api.ok(["--kubeconfig", empty, "--server", "http://127.0.0.1:\(metaServerPort)"] + arguments)
     }
 
     /// The pod's containers in the runtime (by the uid label edged gives them).
@@ -339,6 +349,11 @@ struct PodEndToEndTests {
             try await stack.start("edged")
             let after = try await stack.runtimeContainers(podUID: uid)
             #expect(after.map(\.id) == before.map(\.id), "the same container keeps running")
+
+            // Apps on the node still read the node's objects from meta's local API.
+            #expect(try await stack.kubectlOnNode("get", "pods", "-o", "name").contains("pod/app"))
+            #expect(try await stack.kubectlOnNode("get", "configmap", "app-config", "-o", "jsonpath={.data.greeting}")
+                == "hello-from-configmap")
             #expect(after.first?.state == .containerRunning)
 
             // The cloud marks the silent node NotReady (Unknown).

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import EdgeProtocol
 import Foundation
+import Hummingbird
 import Logging
 import ServiceKit
 import Synchronization
@@ -26,12 +27,17 @@ public struct MetaCommand: AsyncParsableCommand {
             help: "A query the cloud has not answered in this time is answered from the local store.")
     public var remoteQueryTimeoutMs: Int64 = 10_000
 
+    @Option(name: .customLong("metaserver-address"),
+            help: "host:port of the local read API (list/get/watch of pods, configmaps, secrets, services, nodes) for apps on the node; empty: off.")
+    public var metaServerAddress: String = "127.0.0.1:10550"
+
     public init() {}
 
     public func run() async throws {
         let timeout = remoteQueryTimeoutMs
+        let address = metaServerAddress
         try await ServiceRunner.run(Meta.identity, options: options) { context in
-            try await MetaServer(context: context, remoteQueryTimeoutMillis: timeout).run()
+            try await MetaServer(context: context, remoteQueryTimeoutMillis: timeout, apiAddress: address).run()
         }
     }
 }
@@ -47,9 +53,12 @@ public final class MetaServer: Sendable {
     let context: ServiceContext
     let logger: Logger
     let core: Mutex<Core>
+    let apiAddress: String
+    let events = MetaEvents()
 
-    public init(context: ServiceContext, remoteQueryTimeoutMillis: Int64 = 10_000) throws {
+    public init(context: ServiceContext, remoteQueryTimeoutMillis: Int64 = 10_000, apiAddress: String = "") throws {
         self.context = context
+        self.apiAddress = apiAddress
         self.logger = context.logger
         try FileManager.default.createDirectory(atPath: context.config.dataDir, withIntermediateDirectories: true)
         let store = try MetaStore(path: context.config.dataDir + "/meta.db")
@@ -63,6 +72,9 @@ public final class MetaServer: Sendable {
         let objects = try core.withLock { try $0.engine.store.count() }
         logger.info("serving", metadata: ["objects": "\(objects)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
+            if let (host, port) = Self.split(apiAddress) {
+                group.addTask { try await self.serveAPI(host: host, port: port) }
+            }
             group.addTask {
                 // Overdue remote queries are answered locally.
                 while !Task.isCancelled {
@@ -76,6 +88,34 @@ public final class MetaServer: Sendable {
             }
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    static func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        return (String(address[..<colon]), port)
+    }
+
+    /// The local read API (KubeEdge's MetaServer), from the store.
+    func serveAPI(host: String, port: Int) async throws {
+        let api = MetaAPI(
+            store: { type in
+                try self.core.withLock { core in
+                    try core.engine.store.values(ofType: type).compactMap { try? JSONValue(parsing: Array($0.utf8)) }
+                        .filter(\.isObject)
+                }
+            },
+            events: events, logger: logger)
+        var logger = self.logger
+        logger.logLevel = .warning
+        let app = Application(router: api.router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
+        self.logger.info("metaserver listening", metadata: ["address": "\(host):\(port)"])
+        do {
+            try await app.runService()
+        } catch {
+            // Without its read API meta still does its main work: say so and carry on.
+            self.logger.error("metaserver is off: \(error)", metadata: ["address": "\(host):\(port)"])
+            await ServiceRunner.untilShutdown()
         }
     }
 
@@ -96,6 +136,17 @@ public final class MetaServer: Sendable {
         case Topics.down(module: "meta"):
             let envelope = try message.envelope()
             outputs = try core.withLock { try $0.engine.handleCloud(envelope) }
+            // Applied objects (handed to edged) are changes for the local API's watches.
+            if envelope.header.parentID.isEmpty, outputs.contains(where: { $0.topic == Topics.edgedIn }),
+               let object = try? envelope.content.parsed() {
+                let type = MetaStore.type(of: envelope.route.resource)
+                switch envelope.route.operation {
+                case "insert": events.publish(.init(type: "ADDED", resourceType: type, object: object))
+                case "update": events.publish(.init(type: "MODIFIED", resourceType: type, object: object))
+                case "delete": events.publish(.init(type: "DELETED", resourceType: type, object: object))
+                default: break
+                }
+            }
             logger.debug("from cloud", metadata: ["resource": "\(envelope.route.resource)", "operation": "\(envelope.route.operation)"])
         case Topics.metaIn:
             let envelope = try message.envelope()
