@@ -2,7 +2,12 @@
 # Runs the benchmarks (release build) against a private mosquitto on a free loopback port, with mosquitto_pub /
 # mosquitto_sub on the same broker for comparison, and measures the idle memory of every service.
 # Output is the material for docs/performance.md.
+#
+#   scripts/bench.sh         everything
+#   scripts/bench.sh pods    only the pod path (needs root: it starts a private containerd)
 set -euo pipefail
+ONLY="${1:-all}"
+run_part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 ulimit -n 65536 2>/dev/null || true   # the link run opens 1,000 connections
 cd "$(dirname "$0")/.."
 source scripts/setup.sh >/dev/null
@@ -29,6 +34,7 @@ mosquitto -c "$WORK/mosquitto.conf" > "$WORK/broker.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 200); do port_free "$PORT" || break; sleep 0.05; done
 
 echo "## $(date -u +%F) on $(nproc) cores; mosquitto $(mosquitto -h | head -1 | awk '{print $3}')"
+if run_part bus; then
 "$BIN/bench" bus --broker "127.0.0.1:$PORT"
 "$BIN/bench" envelope
 
@@ -46,7 +52,10 @@ for qos in 0 1; do
   echo "mosquitto_pub -l → mosquitto_sub (QoS $qos, 200 B, $N messages): $(python3 -c "print(round($N/($end-$start)))") msg/s"
 done
 
+fi
+
 # Idle memory of every service (release build), each connected to the broker.
+if run_part memory; then
 echo
 echo "| service | VmRSS (kB) | Pss (kB) | Private (kB) |"
 echo "|---|---|---|---|"
@@ -74,6 +83,7 @@ cat "$WORK/memory"
 awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 13** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
 edge='hub|meta|twin|eventbus|servicebus|edged|mapper-modbus|mapper-opcua|mapper-ble'
 grep -E "^\| ($edge) \|" "$WORK/memory" | awk -F'|' '{pss+=$4} END{printf "\nEdge stack (9 services) Pss sum: %.1f MB\n", pss/1024}'
+fi
 
 # The API server under load (its own process and data directory, plain HTTP on loopback so TLS is not measured).
 API_PORT=$(free_port)
@@ -81,7 +91,7 @@ API_PORT=$(free_port)
     --insecure-port "$API_PORT" --log-level warning & PIDS+=($!)
 for _ in $(seq 200); do port_free "$API_PORT" || break; sleep 0.05; done
 echo
-"$BIN/bench" apiserver --server "http://127.0.0.1:$API_PORT"
+if run_part apiserver; then "$BIN/bench" apiserver --server "http://127.0.0.1:$API_PORT"; fi
 
 # Devices through the whole system: the apiserver above and the bench broker as the cloud bus, cloudhub, an edge
 # broker with hub, eventbus and twin, and devicecontroller; one device bound to the edge node.
@@ -125,11 +135,36 @@ spec:
   - {name: value, visitors: {protocolName: bench}}
 YAML
 echo
-"$BIN/bench" devices --edge-broker "127.0.0.1:$EDGE_BENCH" --kubeconfig "$KUBECONFIG_BENCH"
+if run_part devices; then "$BIN/bench" devices --edge-broker "127.0.0.1:$EDGE_BENCH" --kubeconfig "$KUBECONFIG_BENCH"; fi
+
+# Pods through the same cloud and edge: edgecontroller, meta and edged on a private containerd (root only).
+if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
+  source scripts/containerd.sh
+  CTD="$(mktemp -d -t kes-bench-ctd.XXXXXX)"
+  ctd_start "$CTD" "$WORK/containerd.log" >/dev/null
+  "$BIN/edgecontroller" --broker "127.0.0.1:$PORT" --data-dir "$WORK/pod-edgecontroller" --kubeconfig "$KUBECONFIG_BENCH" \
+      --log-level warning & PIDS+=($!)
+  "$BIN/meta" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/pod-meta" --log-level warning & META=$!; PIDS+=($META)
+  "$BIN/edged" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/pod-edged" --log-level warning \
+      --runtime-endpoint "unix://$CTD/containerd.sock" --node-ip 127.0.0.1 & EDGED=$!; PIDS+=($EDGED)
+  for _ in $(seq 600); do
+    [ "$("${KUBECTL[@]}" get node bench-node -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] && break
+    sleep 0.1
+  done
+  sleep 2   # idle (tooling run, not a test)
+  echo
+  "$BIN/bench" pods --kubeconfig "$KUBECONFIG_BENCH" --node bench-node --containerd-socket "$CTD/containerd.sock" \
+      --pids "meta=$META,edged=$EDGED"
+  for _ in $(seq 300); do [ -z "$("${KUBECTL[@]}" get pods -l bench=pods -o name 2>/dev/null)" ] && break; sleep 0.1; done
+  kill "$EDGED" "$META" 2>/dev/null || true; wait "$EDGED" "$META" 2>/dev/null || true
+  ctd_stop "$CTD"; rm -rf "$CTD"
+fi
 
 # The link between that cloudhub and hub: throughput both ways, then 1,000 simulated edges on cloudhub.
 CLOUDHUB_PID=$(pgrep -f "cloudhub --broker 127.0.0.1:$PORT --data-dir $WORK/dev-cloudhub" | head -1)
 echo
-"$BIN/bench" link --cloud-broker "127.0.0.1:$PORT" --edge-broker "127.0.0.1:$EDGE_BENCH" --node bench-node \
+if run_part link; then
+  "$BIN/bench" link --cloud-broker "127.0.0.1:$PORT" --edge-broker "127.0.0.1:$EDGE_BENCH" --node bench-node \
     --cloudhub "127.0.0.1:$WS" --cert-server "127.0.0.1:$CERTS" --token "$(cat "$WORK/dev-cloudhub/token")" \
     --cloudhub-pid "$CLOUDHUB_PID"
+fi
