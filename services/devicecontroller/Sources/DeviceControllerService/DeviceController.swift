@@ -84,17 +84,16 @@ public final class DeviceControllerServer: Sendable {
         database = Mutex(db)
     }
 
-    var kubeconfigPath: String {
-        options.kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"]
-            ?? "/var/lib/kubeedge-swift/apiserver/admin.kubeconfig"
-    }
+    var kubeconfigPath: String { Kubeconfig.controllerPath(explicit: options.kubeconfig) }
 
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.fromAnyNode(module: "devicecontroller")])
         // Waiting for the kubeconfig must not hold up a shutdown.
-        let client = try await cancelWhenGracefulShutdown { try await self.connect() }
+        let client = try await cancelWhenGracefulShutdown {
+            try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(2))
+        }
         logger.info("serving", metadata: ["kubeconfig": "\(kubeconfigPath)", "server": "\(client.configuration.server)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.followModels(client) }
@@ -107,21 +106,6 @@ public final class DeviceControllerServer: Sendable {
         }
     }
 
-    /// The API client, once the kubeconfig exists (the embedded apiserver writes it on its first start).
-    func connect() async throws -> KubeClient {
-        var warned = false
-        while true {
-            do {
-                return try KubeClient(try Kubeconfig.load(path: kubeconfigPath).configuration(), logger: logger)
-            } catch {
-                if !warned {
-                    logger.warning("waiting for a usable kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
-                    warned = true
-                }
-                try await Task.sleep(for: .seconds(2))
-            }
-        }
-    }
 
     // MARK: Downstream
 

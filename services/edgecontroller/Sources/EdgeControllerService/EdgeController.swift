@@ -88,16 +88,15 @@ public final class EdgeControllerServer: Sendable {
         database = Mutex(db)
     }
 
-    var kubeconfigPath: String {
-        options.kubeconfig ?? ProcessInfo.processInfo.environment["KUBECONFIG"]
-            ?? "/var/lib/kubeedge-swift/apiserver/admin.kubeconfig"
-    }
+    var kubeconfigPath: String { Kubeconfig.controllerPath(explicit: options.kubeconfig) }
 
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.fromAnyNode(module: "edgecontroller"), Topics.anyNodeLink])
-        let client = try await cancelWhenGracefulShutdown { try await self.connect() }
+        let client = try await cancelWhenGracefulShutdown {
+            try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(1))
+        }
         logger.info("serving", metadata: ["kubeconfig": "\(kubeconfigPath)", "server": "\(client.configuration.server)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.follow(Self.nodes, client) }
@@ -113,20 +112,6 @@ public final class EdgeControllerServer: Sendable {
         }
     }
 
-    func connect() async throws -> KubeClient {
-        var warned = false
-        while true {
-            do {
-                return try KubeClient(try Kubeconfig.load(path: kubeconfigPath).configuration(), logger: logger)
-            } catch {
-                if !warned {
-                    logger.warning("waiting for a usable kubeconfig", metadata: ["path": "\(kubeconfigPath)", "error": "\(error)"])
-                    warned = true
-                }
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
-    }
 
     // MARK: Downstream
 

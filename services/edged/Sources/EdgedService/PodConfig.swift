@@ -18,6 +18,16 @@ public enum PodConfig {
     public static func containers(_ pod: JSONValue) -> [JSONValue] { pod[path: ["spec", "containers"]]?.arrayValue ?? [] }
     public static func restartPolicy(_ pod: JSONValue) -> String { pod.string(at: "spec.restartPolicy") ?? "Always" }
 
+    /// The host's network, PID and IPC namespaces when the pod asks for them; its own otherwise (PID per container,
+    /// as kubelet's default).
+    static func namespaceOptions(_ pod: JSONValue) -> Runtime_V1_NamespaceOption {
+        var namespaces = Runtime_V1_NamespaceOption()
+        namespaces.network = hostNetwork(pod) ? .node : .pod
+        namespaces.pid = (pod[path: ["spec", "hostPID"]]?.boolValue ?? false) ? .node : .container
+        namespaces.ipc = (pod[path: ["spec", "hostIPC"]]?.boolValue ?? false) ? .node : .pod
+        return namespaces
+    }
+
     public static func sandboxConfig(
         pod: JSONValue, node: String, attempt: UInt32, logDirectory: String, cgroupRoot: String
     ) -> Runtime_V1_PodSandboxConfig {
@@ -36,11 +46,7 @@ public enum PodConfig {
             if let text = value.stringValue, config.labels[key] == nil { config.labels[key] = text }
         }
         config.linux.cgroupParent = "\(cgroupRoot)/pod\(uid(pod))"
-        var namespaces = Runtime_V1_NamespaceOption()
-        namespaces.network = hostNetwork(pod) ? .node : .pod
-        namespaces.pid = (pod[path: ["spec", "hostPID"]]?.boolValue ?? false) ? .node : .container
-        namespaces.ipc = (pod[path: ["spec", "hostIPC"]]?.boolValue ?? false) ? .node : .pod
-        config.linux.securityContext.namespaceOptions = namespaces
+        config.linux.securityContext.namespaceOptions = namespaceOptions(pod)
         return config
     }
 
@@ -95,11 +101,7 @@ public enum PodConfig {
             ?? pod[path: ["spec", "securityContext", "runAsUser"]]?.int64Value {
             config.linux.securityContext.runAsUser.value = user
         }
-        var namespaces = Runtime_V1_NamespaceOption()
-        namespaces.network = hostNetwork(pod) ? .node : .pod
-        namespaces.pid = (pod[path: ["spec", "hostPID"]]?.boolValue ?? false) ? .node : .container
-        namespaces.ipc = (pod[path: ["spec", "hostIPC"]]?.boolValue ?? false) ? .node : .pod
-        config.linux.securityContext.namespaceOptions = namespaces
+        config.linux.securityContext.namespaceOptions = namespaceOptions(pod)
         return config
     }
 
