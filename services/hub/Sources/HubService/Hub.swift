@@ -184,15 +184,21 @@ public final class HubClient: Sendable {
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.publish(Topics.hubLink, "disconnected", retain: true)
         try await context.bus.subscribe([Topics.up])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
-            group.addTask { try await self.connectLoop() }
-            group.addTask { try await self.rotationLoop() }
-            group.addTask {
-                try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2))
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
+                group.addTask { try await self.connectLoop() }
+                group.addTask { try await self.rotationLoop() }
+                group.addTask {
+                    try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2))
+                }
+                try await group.next()
+                group.cancelAll()
             }
-            try await group.next()
-            group.cancelAll()
+        } catch {
+            // Stopped by cancellation (SIGTERM) or a failure: the edge must still learn that the cloud is gone.
+            await setConnected(false)
+            throw error
         }
         await setConnected(false)
     }
