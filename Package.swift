@@ -217,7 +217,7 @@ var targets: [Target] = [
         path: "Tests/DeviceControllerTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "DeviceTests",
-        dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "twin",
+        dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "meta", "twin",
                        "devicecontroller", "mapper-modbus", .product(name: "Logging", package: "swift-log")],
         path: "Tests/DeviceTests", swiftSettings: swiftSettings),
     .testTarget(

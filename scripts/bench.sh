@@ -109,6 +109,9 @@ for _ in $(seq 200); do [ -s "$WORK/dev-cloudhub/token" ] && break; sleep 0.05; 
 for name in eventbus twin; do
   "$BIN/$name" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-$name" --log-level warning & PIDS+=($!)
 done
+# meta stores the Device objects and hands them to twin; it is the pods part's meta too.
+"$BIN/meta" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-meta" --log-level warning \
+    --metaserver-address "127.0.0.1:$(free_port)" & META=$!; PIDS+=($META)
 KUBECONFIG_BENCH="$WORK/apiserver-bench/admin.kubeconfig"
 "$BIN/devicecontroller" --broker "127.0.0.1:$PORT" --data-dir "$WORK/dev-devicecontroller" \
     --kubeconfig "$KUBECONFIG_BENCH" --log-level warning & PIDS+=($!)
@@ -144,7 +147,6 @@ if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
   ctd_start "$CTD" "$WORK/containerd.log" >/dev/null
   "$BIN/edgecontroller" --broker "127.0.0.1:$PORT" --data-dir "$WORK/pod-edgecontroller" --kubeconfig "$KUBECONFIG_BENCH" \
       --log-level warning & PIDS+=($!)
-  "$BIN/meta" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/pod-meta" --log-level warning & META=$!; PIDS+=($META)
   "$BIN/edged" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/pod-edged" --log-level warning \
       --runtime-endpoint "unix://$CTD/containerd.sock" --node-ip 127.0.0.1 & EDGED=$!; PIDS+=($EDGED)
   for _ in $(seq 600); do
@@ -156,7 +158,7 @@ if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
   "$BIN/bench" pods --kubeconfig "$KUBECONFIG_BENCH" --node bench-node --containerd-socket "$CTD/containerd.sock" \
       --pids "meta=$META,edged=$EDGED"
   for _ in $(seq 300); do [ -z "$("${KUBECTL[@]}" get pods -l bench=pods -o name 2>/dev/null)" ] && break; sleep 0.1; done
-  kill "$EDGED" "$META" 2>/dev/null || true; wait "$EDGED" "$META" 2>/dev/null || true
+  kill "$EDGED" 2>/dev/null || true; wait "$EDGED" 2>/dev/null || true
   ctd_stop "$CTD"; rm -rf "$CTD"
 fi
 

@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// Devices end to end, every part real and in its own process: the apiserver and cloud bus, cloudhub, hub and the
-/// edge bus, devicecontroller, eventbus and twin, kubectl, and this test acting as a KubeEdge mapper on the edge
+/// edge bus, devicecontroller, eventbus, meta and twin, kubectl, and this test acting as a KubeEdge mapper on the edge
 /// broker.
 final class DeviceStack: Sendable {
     let api: APIServerProcess
@@ -24,6 +24,7 @@ final class DeviceStack: Sendable {
         try await link.waitForLink()
         try await start("devicecontroller", broker: api.broker, ["--kubeconfig", api.kubeconfig])
         try await start("eventbus", broker: link.edgeBroker)
+        try await start("meta", broker: link.edgeBroker, ["--metaserver-address", ""])
         try await start("twin", broker: link.edgeBroker)
     }
 

@@ -40,6 +40,18 @@ struct MetaEngineTests {
         #expect(try engine.store.value(forKey: "default/pod/web")?.string(at: "metadata.resourceVersion") == "5")
     }
 
+    @Test("Device and DeviceModel objects are stored, handed to twin, then ACKed")
+    func deviceObjects() throws {
+        let device: JSONValue = ["apiVersion": "devices.kubeedge.io/v1beta1", "kind": "Device",
+                                 "metadata": ["name": "d1", "namespace": "default", "uid": "d", "resourceVersion": "3"]]
+        let insert = Message(source: "devicecontroller", group: "resource", operation: "insert",
+                             resource: "default/device/d1", content: try RawJSON(device), resourceVersion: "3")
+        let outputs = try engine.handleCloud(insert)
+        #expect(outputs.map(\.topic) == [Topics.twinSpecs, Topics.up])
+        #expect(outputs[1].message.header.parentID == insert.header.id)
+        #expect(try engine.store.value(forKey: "default/device/d1") != nil)
+    }
+
     @Test("a pod delete removes the row only for that uid, with its podpatch")
     func podDelete() throws {
         _ = try engine.handleCloud(Self.pod("web", rv: "5", uid: "new"))

@@ -32,6 +32,9 @@ public enum Topics {
     /// What meta hands edged: the cloud's pod/configmap/secret objects once stored, and the answers to edged's
     /// requests (`response` / `error`, `parent_msg_id` = the request's `msg_id`). Payload: envelope.
     public static let edgedIn = "ke/edged/in"
+    /// The Device and DeviceModel objects (`{ns}/device/{name}`, `{ns}/devicemodel/{name}`) meta stored and
+    /// acknowledged, for twin: the cloud's envelope unchanged. Payload: envelope.
+    public static let twinSpecs = "ke/twin/specs"
 
     // MARK: edge bus: eventbus ⇄ twin
 

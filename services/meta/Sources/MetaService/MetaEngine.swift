@@ -41,11 +41,11 @@ public final class MetaEngine {
     public func handleCloud(_ message: Message) throws -> [Output] {
         let resource = message.route.resource
         let type = MetaStore.type(of: resource)
-        // Device objects are twin's (it stores and acknowledges them itself for now: docs/bus.md).
-        if ["device", "devicemodel"].contains(type) { return [] }
         if !message.header.parentID.isEmpty {
             return try handleCloudAnswer(message)
         }
+        // Device objects go to twin (which keeps the specs for the mappers), edged's objects to edged.
+        let consumer = ["device", "devicemodel"].contains(type) ? Topics.twinSpecs : Topics.edgedIn
         switch message.route.operation {
         case "insert", "update":
             let object = try message.content.parsed()
@@ -54,13 +54,13 @@ public final class MetaEngine {
                 return [Output(topic: Topics.up, message: message.ack())]
             }
             try store.put(key: resource, value: object)
-            return [Output(topic: Topics.edgedIn, message: message), Output(topic: Topics.up, message: message.ack())]
+            return [Output(topic: consumer, message: message), Output(topic: Topics.up, message: message.ack())]
         case "delete":
             let object = (try? message.content.parsed()) ?? .null
             try store.delete(key: resource, uid: object.string(at: "metadata.uid"))
-            return [Output(topic: Topics.edgedIn, message: message), Output(topic: Topics.up, message: message.ack())]
+            return [Output(topic: consumer, message: message), Output(topic: Topics.up, message: message.ack())]
         default:
-            return [Output(topic: Topics.edgedIn, message: message)]
+            return [Output(topic: consumer, message: message)]
         }
     }
 

@@ -18,8 +18,8 @@ public struct TwinCommand: AsyncParsableCommand {
         discussion: """
             Keeps this node's devices and twins in SQLite (KubeEdge's tables), answers mappers and apps on the \
             $hw/events topics (through eventbus: ke/twin/in, ke/twin/out), applies the cloud's membership and desired \
-            values (ke/down/twin), reports changed twins to the cloud (ke/up), and publishes each device's spec for \
-            the mappers (retained ke/devices/<id>).
+            values (ke/down/twin) and the Device/DeviceModel objects meta stored (ke/twin/specs), reports changed \
+            twins to the cloud (ke/up), and publishes each device's spec for the mappers (retained ke/devices/<id>).
             """)
 
     @OptionGroup public var options: BaseOptions
@@ -73,7 +73,7 @@ public final class TwinServer: Sendable {
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.twinIn, Topics.down(module: "twin"), Topics.down(module: "meta"), Topics.hubLink])
+        try await bus.subscribe([Topics.twinIn, Topics.down(module: "twin"), Topics.twinSpecs, Topics.hubLink])
         try await republishAllSpecs()
         let devices = core.withLock { $0.engine.devices().count }
         logger.info("serving", metadata: ["devices": "\(devices)"])
@@ -96,7 +96,7 @@ public final class TwinServer: Sendable {
         case Topics.down(module: "twin"):
             let envelope = try message.envelope()
             try await handleCloud(envelope, now: now)
-        case Topics.down(module: "meta"):
+        case Topics.twinSpecs:
             let envelope = try message.envelope()
             try await handleSpec(envelope)
         default:
@@ -130,8 +130,8 @@ public final class TwinServer: Sendable {
         return segments[index + 1]
     }
 
-    /// Device and DeviceModel objects (resource messages `{ns}/device/{name}`, `{ns}/devicemodel/{name}`): kept
-    /// for the mappers and acknowledged once stored. Other resources on this topic are meta's.
+    /// Device and DeviceModel objects (resource messages `{ns}/device/{name}`, `{ns}/devicemodel/{name}`) that meta
+    /// stored and acknowledged: kept for the mappers.
     func handleSpec(_ envelope: Message) async throws {
         let segments = envelope.route.resource.split(separator: "/").map(String.init)
         guard segments.count >= 3, ["device", "devicemodel"].contains(segments[segments.count - 2]),
@@ -156,7 +156,6 @@ public final class TwinServer: Sendable {
                 $0.string(at: "spec.deviceModelRef.name") == name && $0.string(at: "metadata.namespace") ?? namespace == namespace
             }.compactMap { $0.string(at: "metadata.name") }
         }
-        try await context.bus.publish(Topics.up, envelope.ack())
         for id in affected { try await publishSpec(id) }
     }
 
