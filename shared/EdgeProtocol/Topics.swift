@@ -133,3 +133,13 @@ public enum TwinResources {
     /// Edge → cloud: a device's state changed.
     public static func stateUpdate(_ device: String) -> String { "device/\(device)/state/update" }
 }
+
+/// The resource strings edge modules use for objects (wire reference §4.1, §5.2): `{ns}/{type}/{name}` for one
+/// object, `{ns}/{type}` for all objects of a type.
+public enum ObjectResource {
+    /// metamanager's `type`: the middle token of `{ns}/{type}/{name}`, the last one of `{ns}/{type}`.
+    public static func type(of resource: String) -> String {
+        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count >= 3 ? String(parts[1]) : String(parts.last ?? "")
+    }
+}

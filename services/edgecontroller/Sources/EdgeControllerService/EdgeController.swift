@@ -196,7 +196,7 @@ public final class EdgeControllerServer: Sendable {
     }
 
     func markUnknown(_ node: String, reason: String, client: KubeClient) async {
-        let now = RFC3339.now()
+        let now = Date().formatted(.iso8601)
         let condition: JSONValue = [
             "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown", "message": .string(reason),
             "lastTransitionTime": .string(now),
@@ -355,19 +355,14 @@ public final class EdgeControllerServer: Sendable {
         node[path: ["metadata", "resourceVersion"]] = nil
         node[path: ["metadata", "uid"]] = nil
         do {
-            let created = try await client.create(Self.nodes, node)
+            _ = try await client.create(Self.nodes, node)
             logger.info("node registered", metadata: ["node": "\(name)"])
-            if let status = node["status"] {
-                return try await client.patch(Self.nodes, name: name, ["status": status], type: .merge, subresource: "status")
-            }
-            return created
         } catch let error as KubeError where error.isAlreadyExists || error.isConflict {
             try await mergeNodeMetadata(node, name: name, client: client)
-            if let status = node["status"] {
-                return try await client.patch(Self.nodes, name: name, ["status": status], type: .merge, subresource: "status")
-            }
-            return try await client.get(Self.nodes, name: name)
         }
+        // The node's own status, also for a node that existed (edged restarted, or re-registers after a deletion).
+        guard let status = node["status"] else { return try await client.get(Self.nodes, name: name) }
+        return try await client.patch(Self.nodes, name: name, ["status": status], type: .merge, subresource: "status")
     }
 
     func mergeNodeMetadata(_ node: JSONValue, name: String, client: KubeClient) async throws {
@@ -391,18 +386,5 @@ public final class EdgeControllerServer: Sendable {
             lease[path: ["metadata", "name"]] = .string(name)
             return try await client.create(Self.leases, namespace: namespace, lease)
         }
-    }
-}
-
-/// RFC 3339 timestamps in UTC with second precision, as Kubernetes writes them.
-enum RFC3339 {
-    static func now() -> String { format(Date()) }
-
-    static func format(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

@@ -85,7 +85,7 @@ public struct EdgeDownstream: Sendable {
         var out: [Outgoing] = []
         // Pods a node was sent that are gone (deleted while we were not watching).
         for (node, resources) in sent.sorted(by: { $0.key < $1.key }) {
-            for (resource, was) in resources.sorted(by: { $0.key < $1.key }) where MetaType.of(resource) == "pod" {
+            for (resource, was) in resources.sorted(by: { $0.key < $1.key }) where ObjectResource.type(of: resource) == "pod" {
                 let parts = resource.split(separator: "/")
                 let current = pods["\(parts[0])/\(parts[2])"]
                 if current == nil || current?.string(at: "spec.nodeName") != node
@@ -253,12 +253,5 @@ public struct PodReferences: Sendable, Equatable {
         for ref in spec["imagePullSecrets"]?.arrayValue ?? [] {
             if let name = ref.string(at: "name") { secrets.insert(name) }
         }
-    }
-}
-
-enum MetaType {
-    static func of(_ resource: String) -> String {
-        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
-        return parts.count >= 3 ? String(parts[1]) : ""
     }
 }

@@ -117,6 +117,12 @@ public final class EdgedServer: Sendable {
     /// Runtime first, then the pods meta has (autonomy: no cloud needed), then the node and the pod loop.
     func work() async throws {
         let runtimeVersion = try await waitForRuntime()
+        // CRI has no per-pod sandbox image: the runtime's own setting (containerd's sandbox_image) is used. Say so
+        // when that image is not there, since every pod would then fail at its sandbox.
+        if (try? await cri.imageStatus(options.podSandboxImage)) == nil {
+            logger.warning("the pod sandbox image is not in the runtime; pods need the runtime's sandbox_image",
+                           metadata: ["image": "\(options.podSandboxImage)"])
+        }
         let pods = try await loadPods()
         await worker.setAll(pods)
         logger.info("serving", metadata: ["runtime": "\(runtimeVersion)", "pods": "\(pods.count)", "node_ip": "\(nodeIP)"])
@@ -171,7 +177,7 @@ public final class EdgedServer: Sendable {
                 meta.deliver(envelope)
                 return
             }
-            guard MetaStoreType.of(envelope.route.resource) == "pod" else { return }
+            guard ObjectResource.type(of: envelope.route.resource) == "pod" else { return }
             let pod = (try? envelope.content.parsed()) ?? .null
             switch envelope.route.operation {
             case "insert", "update": await worker.upsert(pod)
@@ -307,22 +313,12 @@ final class Wakeup: Sendable {
     }
 }
 
-enum MetaStoreType {
-    static func of(_ resource: String) -> String {
-        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
-        return parts.count >= 3 ? String(parts[1]) : String(parts.last ?? "")
-    }
-}
-
-/// Kubernetes MicroTime (`2026-11-22T04:10:48.123456Z`), as leases carry.
+/// Kubernetes MicroTime (`2026-11-22T04:10:48.123456Z`), as leases carry: six fraction digits.
 enum MicroTime {
     static func now() -> String {
-        let now = Date().timeIntervalSince1970
-        let seconds = Int64(now)
-        let micros = Int64((now - Double(seconds)) * 1_000_000)
-        let base = RFC3339.format(seconds: seconds)
-        var fraction = String(micros)
-        while fraction.count < 6 { fraction = "0" + fraction }
-        return base.dropLast() + "." + fraction + "Z"
+        let now = Date()
+        let micros = Int(now.timeIntervalSince1970 * 1_000_000) % 1_000_000
+        let fraction = String(micros)
+        return RFC3339.format(now).dropLast() + "." + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
     }
 }

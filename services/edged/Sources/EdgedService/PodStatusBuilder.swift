@@ -155,18 +155,12 @@ public enum PodStatusBuilder {
 
     /// RFC 3339 (seconds, UTC) from CRI's nanoseconds since the epoch.
     public static func timestamp(nanos: Int64) -> String {
-        RFC3339.format(seconds: nanos / 1_000_000_000)
+        RFC3339.format(Date(timeIntervalSince1970: Double(nanos / 1_000_000_000)))
     }
 }
 
+/// Kubernetes timestamps: RFC 3339 in UTC, whole seconds (Foundation's ISO 8601 style, as the apiserver writes them).
 public enum RFC3339 {
-    public static func now() -> String { format(seconds: Int64(Date().timeIntervalSince1970)) }
-
-    public static func format(seconds: Int64) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-    }
+    public static func now() -> String { format(Date()) }
+    public static func format(_ date: Date) -> String { date.formatted(.iso8601) }
 }

@@ -105,7 +105,7 @@ public final class MetaServer: Sendable {
                         .filter(\.isObject)
                 }
             },
-            events: events, logger: logger)
+            events: events)
         var logger = self.logger
         logger.logLevel = .warning
         let app = Application(router: api.router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
@@ -139,7 +139,7 @@ public final class MetaServer: Sendable {
             // Applied objects (handed to edged) are changes for the local API's watches.
             if envelope.header.parentID.isEmpty, outputs.contains(where: { $0.topic == Topics.edgedIn }),
                let object = try? envelope.content.parsed() {
-                let type = MetaStore.type(of: envelope.route.resource)
+                let type = ObjectResource.type(of: envelope.route.resource)
                 switch envelope.route.operation {
                 case "insert": events.publish(.init(type: "ADDED", resourceType: type, object: object))
                 case "update": events.publish(.init(type: "MODIFIED", resourceType: type, object: object))

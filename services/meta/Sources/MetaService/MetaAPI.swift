@@ -44,7 +44,6 @@ struct MetaAPI {
 
     let store: @Sendable (String) throws -> [JSONValue]
     let events: MetaEvents
-    let logger: Logger
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
@@ -108,8 +107,9 @@ struct MetaAPI {
         let matching = objects.filter { selector?.matches($0) ?? true }
         let resourceVersion = matching.compactMap { $0.string(at: "metadata.resourceVersion").flatMap(UInt64.init) }.max() ?? 0
         if request.uri.queryParameters.get("watch") == "true" || request.uri.queryParameters.get("watch") == "1" {
-            return watch(resource: resource, namespace: namespace, initial: request.uri.queryParameters.get("resourceVersion")
-                            .map { $0 == "0" || $0.isEmpty } ?? true ? matching : [], selector: selector, request: request)
+            // From scratch (no resourceVersion, or "0"): the current objects first, as ADDED.
+            let fromScratch = request.uri.queryParameters.get("resourceVersion").map { $0 == "0" || $0.isEmpty } ?? true
+            return watch(resource: resource, namespace: namespace, initial: fromScratch ? matching : [], selector: selector)
         }
         return try Self.json([
             "kind": .string(resource.kind + "List"), "apiVersion": "v1",
@@ -125,7 +125,7 @@ struct MetaAPI {
     }
 
     func watch(resource: (plural: String, type: String, kind: String, namespaced: Bool), namespace: String?,
-               initial: [JSONValue], selector: LabelSelector?, request: Request) -> Response {
+               initial: [JSONValue], selector: LabelSelector?) -> Response {
         let (id, stream) = events.subscribe()
         let events = self.events
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in

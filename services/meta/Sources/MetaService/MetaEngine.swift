@@ -40,7 +40,7 @@ public final class MetaEngine {
 
     public func handleCloud(_ message: Message) throws -> [Output] {
         let resource = message.route.resource
-        let type = MetaStore.type(of: resource)
+        let type = ObjectResource.type(of: resource)
         if !message.header.parentID.isEmpty {
             return try handleCloudAnswer(message)
         }
@@ -73,10 +73,8 @@ public final class MetaEngine {
             let content = (try? message.content.parsed()) ?? .null
             let object = Self.object(inAnswer: content)
             if let object, let key = Self.storageKey(for: object, answering: request?.route.resource ?? message.route.resource) {
-                if let stored = try store.value(forKey: key), Self.isOlderOrSame(object, than: stored) {
-                } else {
-                    try store.put(key: key, value: object)
-                }
+                let stored = try store.value(forKey: key)
+                if stored.map({ !Self.isOlderOrSame(object, than: $0) }) ?? true { try store.put(key: key, value: object) }
             }
             // KubeEdge acknowledges every object reply it got through the remote path (§5.3).
             outputs.append(Output(topic: Topics.up, message: message.ack()))
@@ -117,7 +115,7 @@ public final class MetaEngine {
 
     public func handleEdged(_ message: Message, now: Int64) throws -> [Output] {
         let resource = message.route.resource
-        let type = MetaStore.type(of: resource)
+        let type = ObjectResource.type(of: resource)
         switch message.route.operation {
         case "query":
             if type != "pod" && cloudConnected && Self.remoteQueryTypes.contains(type) {
@@ -172,7 +170,7 @@ public final class MetaEngine {
         if parts.count >= 3 {
             values = try store.value(forKey: resource).map { [String(decoding: try $0.serialized(), as: UTF8.self)] } ?? []
         } else {
-            values = try store.values(ofType: MetaStore.type(of: resource))
+            values = try store.values(ofType: ObjectResource.type(of: resource))
         }
         return message.response(content: try RawJSON(.array(values.map { .string($0) })), source: "metamanager")
     }

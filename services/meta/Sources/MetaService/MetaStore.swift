@@ -17,13 +17,6 @@ public final class MetaStore {
             """)
     }
 
-    /// `{ns}/{type}/{name}` → type; `{ns}/{type}` (a list) → type.
-    public static func type(of resource: String) -> String {
-        let parts = resource.split(separator: "/", omittingEmptySubsequences: false)
-        if parts.count >= 3 { return String(parts[1]) }
-        return String(parts.last ?? "")
-    }
-
     public func value(forKey key: String) throws -> JSONValue? {
         try db.query("SELECT value FROM meta WHERE key = ?1", [.text(key)]) { row in
             (try? JSONValue(parsing: Array((row.string(0) ?? "null").utf8))) ?? .null
@@ -37,16 +30,17 @@ public final class MetaStore {
     public func put(key: String, value: JSONValue) throws {
         let text = String(decoding: try value.serialized(), as: UTF8.self)
         _ = try db.run("INSERT OR REPLACE INTO meta(key, type, value) VALUES (?1, ?2, ?3)",
-                       .text(key), .text(Self.type(of: key)), .text(text))
+                       .text(key), .text(ObjectResource.type(of: key)), .text(text))
     }
 
     /// Removes `key`; for a pod only the row holding that uid (a newer pod of the same name stays), and its
     /// podpatch row with it (KubeEdge's `processDeletePodDB`).
     public func delete(key: String, uid: String?) throws {
-        if Self.type(of: key) == "pod", let uid, !uid.isEmpty {
+        let parts = key.split(separator: "/")
+        if parts.count == 3, parts[1] == "pod", let uid, !uid.isEmpty {
             let removed = try db.run("DELETE FROM meta WHERE key = ?1 AND value LIKE ?2", .text(key), .text("%\(uid)%"))
             if removed > 0 {
-                _ = try db.run("DELETE FROM meta WHERE key = ?1", .text(key.replacingFirst("/pod/", with: "/podpatch/")))
+                _ = try db.run("DELETE FROM meta WHERE key = ?1", .text("\(parts[0])/podpatch/\(parts[2])"))
             }
         } else {
             _ = try db.run("DELETE FROM meta WHERE key = ?1", .text(key))
@@ -54,11 +48,4 @@ public final class MetaStore {
     }
 
     public func count() throws -> Int64 { try db.scalarInt64("SELECT count(*) FROM meta") ?? 0 }
-}
-
-extension String {
-    func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = range(of: target) else { return self }
-        return replacingCharacters(in: range, with: replacement)
-    }
 }
