@@ -16,9 +16,12 @@ final class LinkPeers: Sendable {
     let downstream = Watched<[String: [Int]]>([:])
     /// resource → sequence numbers received in the cloud.
     let upstream = Watched<[String: [Int]]>([:])
+    /// Upstream messages received in the cloud, duplicates included.
+    let upstreamCopies = Watched(0)
     private let tasks: [Task<Void, any Error>]
 
-    init(_ harness: LinkHarness) async throws {
+    /// `acknowledges`: whether the fake meta ACKs a message (by default every one).
+    init(_ harness: LinkHarness, acknowledges: @escaping @Sendable (Message) -> Bool = { _ in true }) async throws {
         self.harness = harness
         let edgeBus = try await harness.client(harness.edgeBroker, "fake-meta")
         try await edgeBus.subscribe([Topics.down(module: "meta")])
@@ -26,13 +29,15 @@ final class LinkPeers: Sendable {
         try await cloudBus.subscribe([Topics.fromNode(harness.node, module: "edgecontroller")])
         self.edgeBus = edgeBus
         self.cloudBus = cloudBus
-        let downstream = self.downstream, upstream = self.upstream
+        let downstream = self.downstream, upstream = self.upstream, upstreamCopies = self.upstreamCopies
         tasks = [
             Task {
                 var seen = Set<String>()
                 for await delivered in edgeBus.messages {
                     guard let message = try? MessageCodec.decode(delivered.payload) else { continue }
-                    try await edgeBus.publish(Topics.up, message.ack())  // duplicates are ACKed again
+                    if acknowledges(message) {
+                        try await edgeBus.publish(Topics.up, message.ack())  // duplicates are ACKed again
+                    }
                     guard seen.insert(message.header.id).inserted else { continue }
                     let rv = Int(message.header.resourceVersion) ?? -1
                     downstream.update { $0[message.route.resource, default: []].append(rv) }
@@ -41,6 +46,7 @@ final class LinkPeers: Sendable {
             Task {
                 var seen = Set<String>()
                 for await delivered in cloudBus.messages {
+                    upstreamCopies.update { $0 += 1 }
                     guard let message = try? MessageCodec.decode(delivered.payload),
                           seen.insert(message.header.id).inserted else { continue }
                     let seq = message.content.int64Value.map(Int.init) ?? -1

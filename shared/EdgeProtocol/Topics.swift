@@ -20,8 +20,11 @@ public enum Topics {
     public static let up = "ke/up"
     /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
     public static let hubLink = "ke/hub/link"
-    /// Retained backlog of hub's upstream queue: JSON `{"cloud": n, "cloud-acks": m}`.
+    /// Retained backlog of hub's upstream queue: JSON `{"cloud": n, "cloud-acks": m}`, `"deadLetters"` and
+    /// `"unroutable"` once there are any.
     public static let hubBacklog = "ke/hub/backlog"
+    /// One record per upstream message hub gave up on (JSON: queue, msg_id, resource, operation, reason).
+    public static let hubDeadLetter = "ke/hub/deadletter"
 
     // MARK: edge bus: edged ⇄ meta
 
@@ -63,8 +66,11 @@ public enum Topics {
     /// `dynamiccontroller`), chosen as KubeEdge's cloudhub dispatches upstream traffic. Payload: envelope.
     public static func fromNode(_ node: String, module: String) -> String { "ke/node/\(node)/up/\(module)" }
     public static func fromAnyNode(module: String) -> String { "ke/node/+/up/\(module)" }
-    /// Retained backlog of cloudhub's outbox: JSON `{"<node>": <messages not yet delivered or acknowledged>}`.
+    /// Retained backlog of cloudhub's outbox: JSON `{"<node>": <messages not yet delivered or acknowledged>}`, and
+    /// `"deadLetters": {"<node>": n}` once messages were moved aside.
     public static let cloudhubBacklog = "ke/cloudhub/backlog"
+    /// One record per message cloudhub gave up on (JSON: node, msg_id, resource, operation, reason).
+    public static let cloudhubDeadLetter = "ke/cloudhub/deadletter"
     /// Retained state of one node's link as cloudhub sees it: `connected` / `disconnected`.
     public static func nodeLink(_ node: String) -> String { "ke/node/\(node)/link" }
     public static let anyNodeLink = "ke/node/+/link"

@@ -35,6 +35,7 @@ public final class DurableQueue: Sendable {
         let db: SQLiteDatabase
         /// Entries per queue, kept here so that the bound check does not count rows on every append.
         var counts: [String: Int]
+        var deadCounts: [String: Int]
     }
 
     // SQLiteDatabase is not thread-safe; every use goes through this lock.
@@ -55,11 +56,24 @@ public final class DurableQueue: Sendable {
                 payload BLOB NOT NULL);
             CREATE UNIQUE INDEX IF NOT EXISTS queue_name_msg ON queue(name, msg_id);
             CREATE INDEX IF NOT EXISTS queue_name_seq ON queue(name, seq);
+            CREATE TABLE IF NOT EXISTS dead_letter(
+                seq INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                msg_id TEXT NOT NULL,
+                key TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                at_ms INTEGER NOT NULL,
+                payload BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS dead_letter_name ON dead_letter(name, seq);
             """)
         let rows = try db.query("SELECT name, count(*) FROM queue GROUP BY name") { row in
             (row.string(0) ?? "", Int(row.int64(1)))
         }
-        state = Mutex(State(db: db, counts: Dictionary(rows, uniquingKeysWith: +)))
+        let dead = try db.query("SELECT name, count(*) FROM dead_letter GROUP BY name") { row in
+            (row.string(0) ?? "", Int(row.int64(1)))
+        }
+        state = Mutex(State(db: db, counts: Dictionary(rows, uniquingKeysWith: +),
+                            deadCounts: Dictionary(dead, uniquingKeysWith: +)))
     }
 
     /// Appends a message; returns false when that `msg_id` was already queued.
@@ -120,6 +134,69 @@ public final class DurableQueue: Sendable {
         }
     }
 
+    /// One queued entry by id (its payload, to send it again).
+    public func entry(_ name: String, msgID: String) throws -> Entry? {
+        try state.withLock { s in
+            try s.db.query(
+                "SELECT seq, msg_id, key, needs_ack, payload FROM queue WHERE name = ? AND msg_id = ?",
+                [.text(name), .text(msgID)]
+            ) { row in
+                Entry(seq: row.int64(0), msgID: row.string(1) ?? "", key: row.string(2) ?? "",
+                      needsAck: row.int64(3) != 0, payload: row.blob(4))
+            }.first
+        }
+    }
+
+    /// A message given up on, kept with the reason: it no longer holds back its object's later messages.
+    public struct DeadLetter: Sendable, Equatable {
+        public let seq: Int64
+        public let msgID: String
+        public let key: String
+        public let reason: String
+        /// Milliseconds since 1970 when it was moved aside.
+        public let atMillis: Int64
+        public let payload: [UInt8]
+    }
+
+    /// Moves a queued message into the dead-letter record (in one transaction); returns whether it was queued.
+    @discardableResult
+    public func deadLetter(_ name: String, msgID: String, reason: String, atMillis: Int64) throws -> Bool {
+        try state.withLock { s in
+            let moved = try s.db.transaction { db -> Bool in
+                let copied = try db.run(
+                    "INSERT INTO dead_letter(seq, name, msg_id, key, reason, at_ms, payload) "
+                        + "SELECT seq, name, msg_id, key, ?, ?, payload FROM queue WHERE name = ? AND msg_id = ?",
+                    .text(reason), .integer(atMillis), .text(name), .text(msgID)) == 1
+                guard copied else { return false }
+                _ = try db.run("DELETE FROM queue WHERE name = ? AND msg_id = ?", .text(name), .text(msgID))
+                return true
+            }
+            if moved {
+                s.counts[name, default: 1] -= 1
+                s.deadCounts[name, default: 0] += 1
+            }
+            return moved
+        }
+    }
+
+    /// The dead letters of a queue, oldest first.
+    public func deadLetters(_ name: String, limit: Int = 1000) throws -> [DeadLetter] {
+        try state.withLock { s in
+            try s.db.query(
+                "SELECT seq, msg_id, key, reason, at_ms, payload FROM dead_letter WHERE name = ? ORDER BY seq LIMIT ?",
+                [.text(name), .integer(Int64(limit))]
+            ) { row in
+                DeadLetter(seq: row.int64(0), msgID: row.string(1) ?? "", key: row.string(2) ?? "",
+                           reason: row.string(3) ?? "", atMillis: row.int64(4), payload: row.blob(5))
+            }
+        }
+    }
+
+    /// Dead letters per queue name (this process's view).
+    public func deadLetterCounts() -> [String: Int] {
+        state.withLock { $0.deadCounts.filter { $0.value > 0 } }
+    }
+
     /// Entries of a queue. Counts the rows, so that it also sees other processes' changes (tests, tools).
     public func count(_ name: String) throws -> Int {
         try state.withLock { s in
@@ -134,15 +211,30 @@ public final class DurableQueue: Sendable {
 }
 
 extension DurableQueue {
-    /// Publishes `backlog()` retained on `topic` (JSON `{"<queue>": n}`) whenever it changed, checking every
-    /// `interval`, until cancelled. Both ends of the link make their queues visible this way.
-    public func publishBacklog(on bus: BusClient, topic: String, every interval: Duration) async throws {
-        var last: [String: Int]?
+    /// The backlog as published: `{"<queue>": n, …}`, then `"deadLetters": {"<queue>": n}` once any message was moved
+    /// aside (a key no queue has: node names are lower case), then the caller's own non-zero counters.
+    public func backlogJSON(extra: [String: Int] = [:]) -> JSONValue {
+        var members = backlog().sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) }
+        let dead = deadLetterCounts()
+        if !dead.isEmpty {
+            members.append(("deadLetters",
+                            .object(dead.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })))
+        }
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) where value > 0 {
+            members.append((key, .integer(value)))
+        }
+        return .object(members)
+    }
+
+    /// Publishes `backlogJSON()` retained on `topic` whenever it changed, checking every `interval`, until cancelled.
+    /// Both ends of the link make their queues visible this way.
+    public func publishBacklog(on bus: BusClient, topic: String, every interval: Duration,
+                               extra: @escaping @Sendable () -> [String: Int] = { [:] }) async throws {
+        var last: JSONValue?
         while true {
-            let now = backlog()
+            let now = backlogJSON(extra: extra())
             if now != last {
-                let json = JSONValue.object(now.sorted { $0.key < $1.key }.map { ($0.key, JSONValue.integer($0.value)) })
-                try await bus.publish(topic, try json.serialized(), retain: true)
+                try await bus.publish(topic, try now.serialized(), retain: true)
                 last = now
             }
             try await Task.sleep(for: interval)

@@ -15,7 +15,7 @@ public enum LinkClient {
     }
 
     enum UpgradeResult {
-        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
+        case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, HTTPHeaders)
         case notUpgraded
     }
 
@@ -38,14 +38,15 @@ public enum LinkClient {
                     try NIOSSLClientHandler(context: context, serverHostname: sniName))
                 let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeResult>(
                     maxFrameSize: maxMessageSize,
-                    upgradePipelineHandler: { channel, _ in
+                    upgradePipelineHandler: { channel, response in
                         channel.eventLoop.makeCompletedFuture {
                             // Reassembles fragmented messages; control frames pass through.
                             try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
                                 minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 1 << 16,
                                 maxAccumulatedFrameSize: maxMessageSize))
                             return UpgradeResult.websocket(
-                                try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel))
+                                try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel),
+                                response.headers)
                         }
                     })
                 var requestHeaders = HTTPHeaders()
@@ -62,11 +63,12 @@ public enum LinkClient {
                     configuration: .init(upgradeConfiguration: configuration))
             }
         }
-        guard case .websocket(let channel) = try await upgrade.get() else { throw NotUpgraded() }
+        guard case .websocket(let channel, let responseHeaders) = try await upgrade.get() else { throw NotUpgraded() }
+        let accepted = responseHeaders.map { ($0.name, $0.value) }
         return try await channel.executeThenClose { inbound, outbound in
             let writer = LinkOutbound(writer: outbound)
             defer { writer.finish() }
-            return try await body(LinkInbound(frames: inbound, outbound: writer), writer)
+            return try await body(LinkInbound(frames: inbound, outbound: writer, upgradeHeaders: accepted), writer)
         }
     }
 }
@@ -99,6 +101,13 @@ public struct LinkInbound: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     let frames: NIOAsyncChannelInboundStream<WebSocketFrame>
     let outbound: LinkOutbound
+    /// The headers of the server's upgrade response (extensions it agreed to).
+    public let upgradeHeaders: [(name: String, value: String)]
+
+    /// A header of the server's upgrade response, by case-insensitive name.
+    public func upgradeHeader(_ name: String) -> String? {
+        upgradeHeaders.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var frames: NIOAsyncChannelInboundStream<WebSocketFrame>.AsyncIterator

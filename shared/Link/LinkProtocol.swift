@@ -7,8 +7,9 @@ public enum LinkProtocol {
 
     /// Sent by our hub in the upgrade request. It means: acknowledge my upstream messages (so I can drop them from my
     /// durable queue), and expect my acknowledgements of NO-ACK downstream messages (so you can drop them from the
-    /// outbox only once they are on my bus). A real edgecore does not send it and gets exactly KubeEdge's behaviour;
-    /// the acknowledgements are ordinary `response` messages, which a KubeEdge peer ignores when nobody waits for them.
+    /// outbox only once they are on my bus). Our cloudhub agrees by sending it back in its upgrade response; a real
+    /// cloudcore does not, and hub then behaves as edgecore does (each upstream message written once). A real edgecore
+    /// does not send it and gets exactly KubeEdge's behaviour.
     public static let upstreamAckHeader = "X-KubeEdge-Swift-Ack"
 
     /// Source of cloudhub's acknowledgements of upstream messages.

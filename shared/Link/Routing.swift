@@ -83,6 +83,17 @@ public enum LinkRules {
         }
     }
 
+    /// Why `edgeModule(for:)` found no module, for the error reply and the log.
+    public static func unroutableReason(_ message: Message) -> String {
+        let route = message.route
+        if route.group == "user" {
+            return "no edge module takes group 'user' from source '\(route.source)' "
+                + "(only router_eventbus and router_servicebus)"
+        }
+        return "no edge module takes group '\(route.group)' (resource '\(route.resource)', operation "
+            + "'\(route.operation)'); edge modules take resource, func, twin and user"
+    }
+
     /// edgecontroller's deletion of the node itself (`namespace/node/{node}`, `delete`): cloudhub ends the node's
     /// session instead of forwarding it (wire reference §4.2).
     public static func isNodeDeletion(_ message: Message, node: String) -> Bool {

@@ -57,6 +57,23 @@ public struct CloudHubOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
     public var maxMessageSize = 16 << 20
 
+    @Option(name: .customLong("resend-after-ms"),
+            help: "An unacknowledged message is sent again after this long, then after twice as long each time (at most 60 s).")
+    public var resendAfterMs = 5000
+
+    @Option(name: .customLong("max-sends"),
+            help: "Sends of an unacknowledged message before it is moved to the node's dead letters (its object's next message then goes).")
+    public var maxSends = 10
+
+    @Flag(name: .customLong("upstream-acks"), inversion: .prefixedNo,
+          help: "Agree to our hub's acknowledgement extension (X-KubeEdge-Swift-Ack); --no-upstream-acks behaves as KubeEdge's cloudcore.")
+    public var upstreamAcks = true
+
+    var deliveryPolicy: DeliveryWindow.Policy {
+        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMs),
+                              maxResendInterval: .seconds(60), maxSends: maxSends)
+    }
+
     public init() {}
 }
 
@@ -85,7 +102,7 @@ public struct CloudHubCommand: AsyncParsableCommand {
 }
 
 /// The cloudhub service: PKI, the certificate service, the websocket server, per-node sessions and outboxes.
-public final class CloudHubServer: Sendable {
+public final class CloudHubServer: NodeSessionHost {
     let context: ServiceContext
     let options: CloudHubOptions
     let logger: Logger
@@ -218,6 +235,34 @@ public final class CloudHubServer: Sendable {
     /// Backlog per node, for people and tests.
     public func backlog() -> [String: Int] { outbox.backlog() }
 
+    // MARK: what node sessions need
+
+    var keepaliveTimeout: Duration { .seconds(options.keepaliveTimeout) }
+    var deliveryPolicy: DeliveryWindow.Policy { options.deliveryPolicy }
+
+    func forward(_ message: Message, from node: String, to module: String) async throws {
+        guard firstSighting(of: message.header.id, from: node) else { return }
+        try await context.bus.publishConfirmed(Topics.fromNode(node, module: module), MessageCodec.encode(message))
+    }
+
+    /// Logged, and published on `ke/cloudhub/deadletter` for people and monitoring.
+    func deadLettered(_ payload: [UInt8], node: String, msgID: String, reason: String) {
+        let message = try? MessageCodec.decode(payload)
+        let record: JSONValue = [
+            "node": .string(node), "msg_id": .string(msgID),
+            "resource": .string(message?.route.resource ?? ""), "operation": .string(message?.route.operation ?? ""),
+            "group": .string(message?.route.group ?? ""), "source": .string(message?.route.source ?? ""),
+            "reason": .string(reason),
+        ]
+        logger.error("message moved to the node's dead letters; its object's later messages go on", metadata: [
+            "node": "\(node)", "msg_id": "\(msgID)", "resource": "\(message?.route.resource ?? "?")",
+            "operation": "\(message?.route.operation ?? "?")", "group": "\(message?.route.group ?? "?")",
+            "reason": "\(reason)",
+        ])
+        let bus = context.bus
+        Task { try? await bus.publish(Topics.cloudhubDeadLetter, try record.serialized()) }
+    }
+
     // MARK: certificate service (port 10002)
 
     struct CertificateRequestContext: RequestContext {
@@ -315,10 +360,13 @@ public final class CloudHubServer: Sendable {
                                             metadata: ["peer": "\(peer)", "node": "\(node)"])
                         return .dontUpgrade
                     }
-                    let ackCapable = request.headerFields[HTTPField.Name(LinkProtocol.upstreamAckHeader)!] == "1"
-                    return .upgrade([:]) { inbound, outbound, _ in
+                    let ackCapable = self.options.upstreamAcks
+                        && request.headerFields[HTTPField.Name(LinkProtocol.upstreamAckHeader)!] == "1"
+                    // Our extension is agreed to in the upgrade response; a real edgecore never asks for it.
+                    let agreed: HTTPFields = ackCapable ? [HTTPField.Name(LinkProtocol.upstreamAckHeader)!: "1"] : [:]
+                    return .upgrade(agreed) { inbound, outbound, _ in
                         let session = NodeSession(
-                            node: node, hub: self, outbound: outbound, ackCapable: ackCapable,
+                            node: node, host: self, outbound: outbound, ackCapable: ackCapable,
                             peer: channel.remoteAddress?.description ?? "?")
                         await session.run(inbound: inbound, maxMessageSize: maxSize)
                     }

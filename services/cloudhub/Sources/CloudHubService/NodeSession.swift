@@ -6,51 +6,56 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// One edge node's websocket link: sends its outbox in order, takes its upstream messages to the cloud bus, and
-/// watches its keepalives.
+/// What a node's session needs from cloudhub, and nothing more.
+protocol NodeSessionHost: AnyObject, Sendable {
+    var logger: Logger { get }
+    var outbox: DurableQueue { get }
+    var keepaliveTimeout: Duration { get }
+    var deliveryPolicy: DeliveryWindow.Policy { get }
+    func register(_ session: NodeSession)
+    func unregister(_ session: NodeSession)
+    /// Passes an upstream message to the cloud module (once per msg_id); throws when the cloud bus cannot take it.
+    func forward(_ message: Message, from node: String, to module: String) async throws
+    /// Tells people about a message moved into the dead-letter record.
+    func deadLettered(_ payload: [UInt8], node: String, msgID: String, reason: String)
+}
+
+/// One edge node's websocket link: sends its outbox through a `DeliveryWindow`, takes its upstream messages to the
+/// cloud bus, and watches its keepalives.
 ///
 /// Delivery: an ACK-class message stays in the outbox until the edge's `response` names it; a NO-ACK message is
-/// removed once written (KubeEdge's behaviour) or, for our own hub, once hub has acknowledged it. Up to `window`
-/// messages are unacknowledged at once, but never two for the same object, so per-object order holds. Anything
-/// unacknowledged when the link drops is sent again, in order, on the next connection.
+/// removed once written (KubeEdge's behaviour) or, for our own hub, once hub has acknowledged it. A message the edge
+/// refuses (an `error` naming it) or never acknowledges is dead-lettered, and its object's later messages go on; other
+/// objects never wait for it. Anything unacknowledged when the link drops is sent again on the next connection.
 final class NodeSession: Sendable {
     let node: String
     let ackCapable: Bool
     let peer: String
-    private let hub: CloudHubServer
+    private let host: any NodeSessionHost
     private let outbound: WebSocketOutboundWriter
     private let logger: Logger
+    private let lane: DeliveryLane
     private let state = Mutex(State())
     private let wakeups: AsyncStream<Void>
     private let wakeupContinuation: AsyncStream<Void>.Continuation
 
-    static let window = 64
-    static let resendAfter: Duration = .seconds(5)
-    static let maxAttempts = 5
-
-    private struct Inflight {
-        let key: String
-        let payload: [UInt8]
-        var sentAt: ContinuousClock.Instant
-        var attempts: Int
-    }
-
     private struct State {
         var closed = false
         var lastKeepalive = ContinuousClock.now
-        var inflight: [String: Inflight] = [:]
-        var stuckReported = false
     }
 
-    init(node: String, hub: CloudHubServer, outbound: WebSocketOutboundWriter, ackCapable: Bool, peer: String) {
+    init(node: String, host: any NodeSessionHost, outbound: WebSocketOutboundWriter, ackCapable: Bool, peer: String) {
         self.node = node
-        self.hub = hub
+        self.host = host
         self.outbound = outbound
         self.ackCapable = ackCapable
         self.peer = peer
-        var logger = hub.logger
+        var logger = host.logger
         logger[metadataKey: "node"] = "\(node)"
         self.logger = logger
+        lane = DeliveryLane(queue: host.outbox, name: node, policy: host.deliveryPolicy) { entry in
+            entry.needsAck || ackCapable
+        }
         (wakeups, wakeupContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -69,10 +74,10 @@ final class NodeSession: Sendable {
     }
 
     func run(inbound: WebSocketInboundStream, maxMessageSize: Int) async {
-        hub.register(self)
+        host.register(self)
         logger.info("edge connected", metadata: [
             "peer": "\(peer)", "ack_capable": "\(ackCapable)",
-            "backlog": "\((try? hub.outbox.count(node)) ?? -1)",
+            "backlog": "\((try? host.outbox.count(node)) ?? -1)",
         ])
         wake()
         await withTaskGroup(of: Void.self) { group in
@@ -82,7 +87,7 @@ final class NodeSession: Sendable {
             self.close(reason: "connection ended")
             group.cancelAll()
         }
-        hub.unregister(self)
+        host.unregister(self)
         logger.info("edge disconnected")
     }
 
@@ -119,25 +124,28 @@ final class NodeSession: Sendable {
             state.withLock { $0.lastKeepalive = .now }
             return
         case .ack(let parentID):
-            let known = state.withLock { $0.inflight.removeValue(forKey: parentID) != nil }
-            logger.trace("ack from the edge", metadata: ["parent": "\(parentID)", "known": "\(known)"])
             do {
-                if try hub.outbox.remove(node, msgID: parentID) || known { wake() }
+                let known = try lane.acknowledge(parentID)
+                logger.trace("ack from the edge", metadata: ["parent": "\(parentID)", "known": "\(known)"])
+                if known { wake() }
             } catch {
                 logger.error("outbox update failed", metadata: ["reason": "\(error)"])
             }
             // hub's own transport acknowledgements are not acknowledged back.
             if message.route.source == LinkProtocol.hubSource { return }
         case .error:
+            let parent = message.header.parentID
+            let detail = String((message.content.stringValue ?? message.content.text).prefix(300))
+            let refused = !parent.isEmpty && lane.reject(parent, reason: "refused by the edge: \(detail)")
             logger.warning("edge reported an error", metadata: [
-                "resource": "\(message.route.resource)", "content": "\(message.content.text.prefix(300))",
+                "resource": "\(message.route.resource)", "group": "\(message.route.group)",
+                "source": "\(message.route.source)", "parent": "\(parent)", "dead_lettered": "\(refused)",
+                "content": "\(message.content.text.prefix(300))",
             ])
+            if refused { wake() }
         case .module(let module):
             do {
-                if hub.firstSighting(of: message.header.id, from: node) {
-                    try await hub.context.bus.publishConfirmed(
-                        Topics.fromNode(node, module: module), MessageCodec.encode(message))
-                }
+                try await host.forward(message, from: node, to: module)
             } catch {
                 // Not acknowledged: our hub sends it again after reconnecting.
                 logger.error("could not pass an upstream message to the cloud bus",
@@ -154,41 +162,34 @@ final class NodeSession: Sendable {
 
     // MARK: downstream
 
+    /// The only writer of outbox messages: performs what the delivery window decides, whenever something wakes it
+    /// (a new message, an acknowledgement, a timer tick).
     private func sendLoop() async {
-        var cursor: Int64 = 0
         for await _ in wakeups {
             while !state.withLock({ $0.closed }) {
-                let entries: [DurableQueue.Entry]
+                let steps: [DeliveryLane.Step]
                 do {
-                    entries = try hub.outbox.entries(node, after: cursor, limit: 256)
+                    steps = try lane.next()
                 } catch {
                     logger.error("outbox read failed", metadata: ["reason": "\(error)"])
+                    close(reason: "outbox unreadable")
                     return
                 }
-                var progressed = false
-                for entry in entries {
-                    let waitsForAck = entry.needsAck || ackCapable
-                    let blocked = state.withLock { s in
-                        s.inflight.count >= Self.window || s.inflight.values.contains { $0.key == entry.key }
-                    }
-                    if blocked { break }  // resumes when an acknowledgement wakes us
-                    if waitsForAck {
-                        state.withLock {
-                            $0.inflight[entry.msgID] = Inflight(key: entry.key, payload: entry.payload,
-                                                                sentAt: .now, attempts: 1)
+                if steps.isEmpty { break }
+                for step in steps {
+                    switch step {
+                    case .write(let item, let payload, _):
+                        do {
+                            try await send(String(decoding: payload + [UInt8(ascii: "\n")], as: UTF8.self))
+                            try lane.written(item)
+                        } catch {
+                            close(reason: "write failed: \(error)")
+                            return
                         }
+                    case .deadLettered(let item, let reason, let payload):
+                        host.deadLettered(payload, node: node, msgID: item.msgID, reason: reason)
                     }
-                    do {
-                        try await send(String(decoding: entry.payload + [UInt8(ascii: "\n")], as: UTF8.self))
-                    } catch {
-                        close(reason: "write failed: \(error)")
-                        return
-                    }
-                    if !waitsForAck { _ = try? hub.outbox.remove(node, msgID: entry.msgID) }
-                    cursor = entry.seq
-                    progressed = true
                 }
-                if !progressed { break }
             }
         }
     }
@@ -199,42 +200,17 @@ final class NodeSession: Sendable {
 
     // MARK: timers
 
-    /// Keepalive timeout and re-sending of unacknowledged messages (every 5 s, at most 5 times per connection).
+    /// Keepalive timeout, and the delivery window's re-sends and dead letters.
     private func timerLoop() async {
-        let timeout = Duration.seconds(hub.options.keepaliveTimeout)
+        let timeout = host.keepaliveTimeout
         while !Task.isCancelled {
-            do { try await Task.sleep(for: .seconds(1)) } catch { return }
-            let now = ContinuousClock.now
-            let (expired, due, stuck) = state.withLock { s -> (Bool, [(String, [UInt8])], Int) in
-                if now - s.lastKeepalive > timeout { return (true, [], 0) }
-                var due: [(String, [UInt8])] = []
-                var stuck = 0
-                for (id, var item) in s.inflight where now - item.sentAt > Self.resendAfter {
-                    if item.attempts >= Self.maxAttempts {
-                        stuck += 1
-                        continue
-                    }
-                    item.attempts += 1
-                    item.sentAt = now
-                    s.inflight[id] = item
-                    due.append((id, item.payload))
-                }
-                let report = stuck > 0 && !s.stuckReported
-                if report { s.stuckReported = true }
-                return (false, due, report ? stuck : 0)
-            }
-            if expired {
-                logger.warning("no keepalive within \(hub.options.keepaliveTimeout) s")
+            do { try await Task.sleep(for: .milliseconds(250)) } catch { return }
+            if ContinuousClock.now - state.withLock({ $0.lastKeepalive }) > timeout {
+                logger.warning("no keepalive within \(timeout)")
                 close(reason: "keepalive timeout")
                 return
             }
-            for (_, payload) in due {
-                try? await send(String(decoding: payload + [UInt8(ascii: "\n")], as: UTF8.self))
-            }
-            if stuck > 0 {
-                logger.warning("messages unacknowledged after \(Self.maxAttempts) sends; kept for the next connection",
-                               metadata: ["count": "\(stuck)"])
-            }
+            if lane.tick() { wake() }
         }
     }
 }

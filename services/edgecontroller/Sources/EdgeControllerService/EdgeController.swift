@@ -242,73 +242,65 @@ public final class EdgeControllerServer: Sendable {
         }
     }
 
-    /// One request from a node: do it against the API, and answer as KubeEdge's edgecontroller does.
+    /// One request from a node: do it against the API, and answer as KubeEdge's edgecontroller does (`UpstreamReply`:
+    /// the same route for every answer, success or failure).
     func handleUpstream(_ request: Message, node: String, client: KubeClient) async -> Message? {
         let resource = request.route.resource
         let parts = resource.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let operation = request.route.operation
-        guard parts.count >= 3, ["insert", "update", "patch", "query", "delete"].contains(operation) else {
+        guard parts.count >= 3, let kind = UpstreamReply.Request(type: parts[1], operation: operation) else {
             if !["response", "error"].contains(operation) {
-                logger.info("ignored", metadata: ["node": "\(node)", "resource": "\(resource)", "operation": "\(operation)"])
+                // cloudcore logs these and answers nothing; the edge's own timeout takes over.
+                logger.warning("unsupported request from the node", metadata: [
+                    "node": "\(node)", "resource": "\(resource)", "operation": "\(operation)",
+                ])
             }
             return nil
         }
-        let namespace = parts[0], type = parts[1], name = parts[2]
+        let namespace = parts[0], name = parts[2]
         let content = (try? request.content.parsed()) ?? .null
         do {
-            switch (type, operation) {
-            case ("node", "insert"):
-                let created = try await registerNode(content, name: name, client: client)
+            let object: JSONValue?
+            switch kind {
+            case .registerNode:
+                object = try await registerNode(content, name: name, client: client)
                 noteStatus(from: name)
-                return objectResponse(to: request, object: created)
-            case ("node", "query"):
-                return try response(to: request, object: try await client.get(Self.nodes, name: name))
-            case ("node", "update"):
-                try await mergeNodeMetadata(content, name: name, client: client)
-                return request.response(content: RawJSON(string: "OK"), source: EdgeDownstream.source)
-            case ("nodepatch", "patch"):
-                let body = try Self.patchBody(content)
-                let patched = try await client.patch(Self.nodes, name: name, body, type: .strategicMerge, subresource: "status")
+            case .queryNode:
+                object = try await client.get(Self.nodes, name: name)
+            case .updateNode:
+                object = try await mergeNodeMetadata(content, name: name, client: client)
+            case .patchNodeStatus:
+                object = try await client.patch(Self.nodes, name: name, try Self.patchBody(content), type: .strategicMerge,
+                                                subresource: "status")
                 noteStatus(from: name)
-                return objectResponse(to: request, object: patched)
-            case ("podpatch", "patch"):
-                let body = try Self.patchBody(content)
-                let patched = try await client.patch(Self.pods, namespace: namespace, name: name, body, type: .strategicMerge,
-                                                     subresource: "status")
-                return objectResponse(to: request, object: patched)
-            case ("pod", "delete"):
+            case .patchPodStatus:
+                object = try await client.patch(Self.pods, namespace: namespace, name: name, try Self.patchBody(content),
+                                                type: .strategicMerge, subresource: "status")
+            case .deletePod:
                 // The node has stopped the pod's containers: finish the graceful deletion.
                 let uid = content.string(at: "preconditions.uid") ?? content.stringValue
                 let grace = content["gracePeriodSeconds"]?.int64Value.map(Int.init) ?? 0
-                do {
-                    _ = try await client.delete(Self.pods, namespace: namespace, name: name, gracePeriodSeconds: grace,
-                                                preconditions: uid.map { Preconditions(uid: $0) })
-                } catch let error as KubeError where error.isNotFound || error.isConflict {
-                    // Gone already, or a new pod of that name: nothing to finish.
-                }
+                _ = try await client.delete(Self.pods, namespace: namespace, name: name, gracePeriodSeconds: grace,
+                                            preconditions: uid.map { Preconditions(uid: $0) })
                 logger.info("pod deletion confirmed by the node", metadata: ["node": "\(node)", "pod": "\(namespace)/\(name)"])
-                return request.response(content: RawJSON(string: "OK"), source: EdgeDownstream.source)
-            case ("lease", "insert"), ("lease", "update"):
-                let lease = try await putLease(content, namespace: namespace, name: name, client: client)
+                object = nil
+            case .putLease:
+                object = try await putLease(content, namespace: namespace, name: name, client: client)
                 noteStatus(from: node)
-                return objectResponse(to: request, object: lease)
-            case ("lease", "query"):
-                return objectResponse(to: request, object: try await client.get(Self.leases, namespace: namespace, name: name))
-            case ("configmap", "query"):
-                return try response(to: request, object: try await client.get(Self.configMaps, namespace: namespace, name: name))
-            case ("secret", "query"):
-                return try response(to: request, object: try await client.get(Self.secrets, namespace: namespace, name: name))
-            default:
-                logger.info("unsupported request", metadata: ["node": "\(node)", "resource": "\(resource)", "operation": "\(operation)"])
-                return request.errorReply("edgecontroller does not handle \(operation) of \(type)", source: EdgeDownstream.source)
+            case .queryLease:
+                object = try await client.get(Self.leases, namespace: namespace, name: name)
+            case .queryObject(let type):
+                object = try await client.get(type == "secret" ? Self.secrets : Self.configMaps, namespace: namespace,
+                                              name: name)
             }
+            return UpstreamReply.success(to: request, kind, object: object)
         } catch {
-            logger.warning("request failed", metadata: ["node": "\(node)", "resource": "\(resource)", "operation": "\(operation)",
-                                                        "error": "\(error)"])
-            if ["node", "nodepatch", "podpatch", "lease"].contains(type), let kube = error as? KubeError {
-                return errorObjectResponse(to: request, error: kube)
-            }
-            return request.errorReply("\(error)", source: EdgeDownstream.source)
+            let reply = UpstreamReply.failure(to: request, kind, error: error)
+            logger.warning("request from the node failed", metadata: [
+                "node": "\(node)", "resource": "\(resource)", "operation": "\(operation)", "error": "\(error)",
+                "answered": "\(reply != nil)",
+            ])
+            return reply
         }
     }
 
@@ -316,34 +308,6 @@ public final class EdgeControllerServer: Sendable {
     static func patchBody(_ content: JSONValue) throws -> JSONValue {
         if case .string(let text) = content { return try JSONValue(parsing: Array(text.utf8)) }
         return content
-    }
-
-    /// An object reply with the object's resourceversion (cloudhub needs one to deliver ACK-class answers).
-    func response(to request: Message, object: JSONValue) throws -> Message {
-        var reply = request.response(content: try RawJSON(object), source: EdgeDownstream.source)
-        reply.route.group = "resource"
-        reply.header.resourceVersion = object.string(at: "metadata.resourceVersion") ?? ""
-        return reply
-    }
-
-    /// `ObjectResp{Object, Err: null}`.
-    func objectResponse(to request: Message, object: JSONValue) -> Message {
-        let body: JSONValue = .object([("Object", object), ("Err", .null)])
-        var reply = request.response(content: (try? RawJSON(body)) ?? .null, source: EdgeDownstream.source)
-        reply.route.group = "resource"
-        return reply
-    }
-
-    /// `ObjectResp{Object: null, Err: {ErrStatus: <Status>}}`.
-    func errorObjectResponse(to request: Message, error: KubeError) -> Message {
-        let status: JSONValue = [
-            "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": .string(error.status?.message ?? "\(error)"),
-            "reason": .string(error.reason ?? ""), "code": .integer(error.httpCode ?? 500),
-        ]
-        let body: JSONValue = .object([("Object", .null), ("Err", .object([("ErrStatus", status)]))])
-        var reply = request.response(content: (try? RawJSON(body)) ?? .null, source: EdgeDownstream.source)
-        reply.route.group = "resource"
-        return reply
     }
 
     /// Creates the node (labelled as an edge node), or, when it exists, takes the node's labels and status.
@@ -365,12 +329,14 @@ public final class EdgeControllerServer: Sendable {
         return try await client.patch(Self.nodes, name: name, ["status": status], type: .merge, subresource: "status")
     }
 
-    func mergeNodeMetadata(_ node: JSONValue, name: String, client: KubeClient) async throws {
+    /// Takes the node's labels and annotations; returns the node as it is now.
+    @discardableResult
+    func mergeNodeMetadata(_ node: JSONValue, name: String, client: KubeClient) async throws -> JSONValue {
         var metadata: [(key: String, value: JSONValue)] = []
         if let labels = node[path: ["metadata", "labels"]] { metadata.append(("labels", labels)) }
         if let annotations = node[path: ["metadata", "annotations"]] { metadata.append(("annotations", annotations)) }
-        guard !metadata.isEmpty else { return }
-        _ = try await client.patch(Self.nodes, name: name, .object([("metadata", .object(metadata))]), type: .merge)
+        guard !metadata.isEmpty else { return try await client.get(Self.nodes, name: name) }
+        return try await client.patch(Self.nodes, name: name, .object([("metadata", .object(metadata))]), type: .merge)
     }
 
     func putLease(_ lease: JSONValue, namespace: String, name: String, client: KubeClient) async throws -> JSONValue {

@@ -65,16 +65,20 @@ public final class MetaClient: Sendable {
             }
         }
         if content["Object"] != nil || content["Err"] != nil {
+            guard content["Err"] == nil || content["Err"] == .null else { return [] }
             if let object = content["Object"], object.isObject { return [object] }
             return []
         }
-        return content.isObject ? [content] : []
+        // cloudcore sends a failed query's error as the content itself (`{"ErrStatus": Status}`).
+        return content.isObject && content["ErrStatus"] == nil ? [content] : []
     }
 
-    /// A failure an answer reports: an `error` message's text, or an `ObjectResp`'s `Err`.
+    /// A failure an answer reports: an `error` message's text, an `ObjectResp`'s `Err`, or a bare `{"ErrStatus"}`.
     public static func failure(in answer: Message) -> String? {
         if answer.route.operation == "error" { return answer.content.stringValue ?? answer.content.text }
-        guard let content = try? answer.content.parsed(), let err = content["Err"], err != .null else { return nil }
+        guard let content = try? answer.content.parsed() else { return nil }
+        if let status = content["ErrStatus"] { return status.string(at: "message") ?? "\(status)" }
+        guard let err = content["Err"], err != .null else { return nil }
         return err.string(at: "ErrStatus.message") ?? "\(err)"
     }
 }

@@ -50,6 +50,14 @@ public struct HubOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes (default 16 MiB).")
     public var maxMessageSizeFlag: Int?
 
+    @Option(name: .customLong("resend-after-ms"),
+            help: "With a cloud that acknowledges: an unacknowledged message is sent again after this long, doubling up to 60 s (default 5000).")
+    public var resendAfterMsFlag: Int?
+
+    @Option(name: .customLong("max-sends"),
+            help: "With a cloud that acknowledges: sends of a message before it is moved to the dead letters (default 10).")
+    public var maxSendsFlag: Int?
+
     @Option(name: .customLong("cert-renew-before-seconds"),
             help: "Renew the edge certificate this long before it expires (default 30 days; at the latest half-way through what is left).")
     public var certRenewBeforeFlag: Int?
@@ -61,6 +69,10 @@ public struct HubOptions: ParsableArguments, Sendable {
     public var upstreamLimit: Int { upstreamLimitFlag ?? 100_000 }
     public var maxMessageSize: Int { maxMessageSizeFlag ?? 16 << 20 }
     public var certRenewBeforeSeconds: Int { certRenewBeforeFlag ?? 30 * 86400 }
+    public var deliveryPolicy: DeliveryWindow.Policy {
+        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMsFlag ?? 5000),
+                              maxResendInterval: .seconds(60), maxSends: maxSendsFlag ?? 10)
+    }
 
     /// The `hub:` section of the config file; a flag given on the command line wins.
     public struct Section: Decodable, Sendable {
@@ -75,6 +87,8 @@ public struct HubOptions: ParsableArguments, Sendable {
         var upstreamLimit: Int?
         var maxMessageSize: Int?
         var certRenewBeforeSeconds: Int?
+        var resendAfterMs: Int?
+        var maxSends: Int?
     }
 
     public mutating func fill(from section: Section) {
@@ -89,6 +103,8 @@ public struct HubOptions: ParsableArguments, Sendable {
         upstreamLimitFlag = upstreamLimitFlag ?? section.upstreamLimit
         maxMessageSizeFlag = maxMessageSizeFlag ?? section.maxMessageSize
         certRenewBeforeFlag = certRenewBeforeFlag ?? section.certRenewBeforeSeconds
+        resendAfterMsFlag = resendAfterMsFlag ?? section.resendAfterMs
+        maxSendsFlag = maxSendsFlag ?? section.maxSends
     }
 
     public init() {}
@@ -100,7 +116,9 @@ public struct HubCommand: AsyncParsableCommand {
         discussion: """
             Joins the cloud with a token on first start (certificates kept in <data-dir>/certs), then keeps a \
             mutual-TLS websocket to cloudhub: cloud messages go to ke/down/<module>, and ke/up goes to the cloud \
-            through a durable queue (docs/bus.md). Every flag of its own can also be set in the 'hub' section of             --config (cloud, certServer, token, projectID, heartbeat, messageQPS, messageBurst, upstreamLimit,             maxMessageSize, certRenewBeforeSeconds).
+            through a durable queue (docs/bus.md). Every flag of its own can also be set in the 'hub' section of \
+            --config (cloud, certServer, token, tokenFile, projectID, heartbeat, messageQPS, messageBurst, \
+            upstreamLimit, maxMessageSize, certRenewBeforeSeconds, resendAfterMs, maxSends).
             """)
 
     @OptionGroup public var options: BaseOptions
@@ -142,23 +160,24 @@ public final class HubClient: Sendable {
     private let rotated = WakeSignal()
     private let recentDownstream = Mutex(RecentIDs())
     private let wakeup = WakeSignal()
+    /// Whether the cloud agreed to acknowledge upstream messages (our cloudhub does; a real cloudcore does not), and
+    /// the cloud messages no edge module takes (refused with an error reply, counted on ke/hub/backlog).
+    private let linkFacts = LinkFacts()
 
-    static let queueName = "cloud"
+    final class LinkFacts: Sendable {
+        let cloudAcknowledges = Mutex(false)
+        let unroutable = Mutex(0)
+    }
     /// ACKs of cloud messages go in their own lane, ahead of everything else: the cloud holds the next message for the
     /// same object until it has the ACK, so an ACK stuck behind a backlog of status updates would stall the downlink.
-    static let ackQueueName = "cloud-acks"
-    static let window = 64
+    let ackLane: DeliveryLane
+    let cloudLane: DeliveryLane
 
-    struct Inflight {
-        let lane: String
-        let key: String
-        let payload: [UInt8]
-        var sentAt: ContinuousClock.Instant
-    }
+    static let queueName = "cloud"
+    static let ackQueueName = "cloud-acks"
 
     struct LinkState {
         var writer: LinkOutbound?
-        var inflight: [String: Inflight] = [:]
     }
 
     public init(context: ServiceContext, options: HubOptions) throws {
@@ -169,6 +188,12 @@ public final class HubClient: Sendable {
         (cloudHost, cloudPort) = try Self.hostPort(cloud, defaultPort: 10000)
         try FileManager.default.createDirectory(atPath: context.config.dataDir, withIntermediateDirectories: true)
         upstream = try DurableQueue(path: context.config.dataDir + "/upstream.db", limit: options.upstreamLimit)
+        let facts = linkFacts
+        let waitsForAck: @Sendable (DurableQueue.Entry) -> Bool = { _ in facts.cloudAcknowledges.withLock { $0 } }
+        ackLane = DeliveryLane(queue: upstream, name: Self.ackQueueName, policy: options.deliveryPolicy,
+                               waitsForAck: waitsForAck)
+        cloudLane = DeliveryLane(queue: upstream, name: Self.queueName, policy: options.deliveryPolicy,
+                                 waitsForAck: waitsForAck)
     }
 
     static func hostPort(_ text: String, defaultPort: Int) throws -> (String, Int) {
@@ -190,7 +215,9 @@ public final class HubClient: Sendable {
                 group.addTask { try await self.connectLoop() }
                 group.addTask { try await self.rotationLoop() }
                 group.addTask {
-                    try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2))
+                    let facts = self.linkFacts
+                    try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2),
+                                                           extra: { ["unroutable": facts.unroutable.withLock { $0 }] })
                 }
                 try await group.next()
                 group.cancelAll()
@@ -374,53 +401,54 @@ public final class HubClient: Sendable {
         return true
     }
 
-    /// Sends the queue in order (rate-limited, bounded window, one message per object at a time); messages leave the
-    /// queue when cloudhub acknowledges them. Re-sends what is unacknowledged after 5 s.
+    /// Sends the queue through the delivery window (rate-limited, ACKs first; one message per object in flight, but
+    /// a stuck object never holds back the others). With a cloud that acknowledges, messages leave the queue on its
+    /// acknowledgement, are sent again when it does not come, and are dead-lettered after their sends; with a real
+    /// cloudcore they leave the queue once written, as edgecore sends them.
     func sendLoop(_ writer: LinkOutbound) async throws {
         let bucket = TokenBucket(rate: options.messageQPS, burst: options.messageBurst)
-        var cursors: [String: Int64] = [Self.ackQueueName: 0, Self.queueName: 0]
-        var resendCheck = ContinuousClock.now
+        var lastTick = ContinuousClock.now
         while !Task.isCancelled {
             var progressed = false
-            for lane in [Self.ackQueueName, Self.queueName] {
-                for entry in try upstream.entries(lane, after: cursors[lane] ?? 0, limit: 256) {
-                    let blocked = link.withLock { s in
-                        s.inflight.count >= Self.window * 2
-                            || (lane == Self.queueName
-                                && (s.inflight.count >= Self.window || s.inflight.values.contains { $0.key == entry.key }))
+            for lane in [ackLane, cloudLane] {
+                for step in try lane.next() {
+                    switch step {
+                    case .write(let item, let payload, let again):
+                        try await bucket.take()
+                        try await writer.send(String(decoding: payload + [UInt8(ascii: "\n")], as: UTF8.self))
+                        try lane.written(item)
+                        logger.trace(again ? "sent to the cloud again" : "sent to the cloud",
+                                     metadata: ["id": "\(item.msgID)", "seq": "\(item.seq)"])
+                    case .deadLettered(let item, let reason, let payload):
+                        deadLettered(payload, lane: lane.name, msgID: item.msgID, reason: reason)
                     }
-                    if blocked { break }
-                    try await bucket.take()
-                    link.withLock {
-                        $0.inflight[entry.msgID] = Inflight(
-                            lane: lane, key: entry.key, payload: entry.payload, sentAt: .now)
-                    }
-                    try await writer.send(String(decoding: entry.payload + [UInt8(ascii: "\n")], as: UTF8.self))
-                    logger.trace("sent to the cloud", metadata: ["id": "\(entry.msgID)", "seq": "\(entry.seq)"])
-                    cursors[lane] = entry.seq
                     progressed = true
                 }
             }
-            if ContinuousClock.now - resendCheck > .seconds(1) {
-                resendCheck = .now
-                let due = link.withLock { s -> [[UInt8]] in
-                    var due: [[UInt8]] = []
-                    for (id, var item) in s.inflight where ContinuousClock.now - item.sentAt > .seconds(5) {
-                        item.sentAt = .now
-                        s.inflight[id] = item
-                        due.append(item.payload)
-                    }
-                    return due
-                }
-                for payload in due {
-                    try await writer.send(String(decoding: payload + [UInt8(ascii: "\n")], as: UTF8.self))
-                }
+            if ContinuousClock.now - lastTick >= .seconds(1) {
+                lastTick = .now
+                if ackLane.tick() || cloudLane.tick() { continue }
             }
             if !progressed {
                 // Woken by a new message or an acknowledgement; at least every second for re-sends.
                 await wakeup.wait(timeout: .seconds(1))
             }
         }
+    }
+
+    /// Logged, and published on `ke/hub/deadletter` for people and monitoring.
+    func deadLettered(_ payload: [UInt8], lane: String, msgID: String, reason: String) {
+        let message = try? MessageCodec.decode(payload)
+        logger.error("upstream message moved to the dead letters; its object's later messages go on", metadata: [
+            "queue": "\(lane)", "msg_id": "\(msgID)", "resource": "\(message?.route.resource ?? "?")",
+            "operation": "\(message?.route.operation ?? "?")", "reason": "\(reason)",
+        ])
+        let record: JSONValue = [
+            "queue": .string(lane), "msg_id": .string(msgID), "resource": .string(message?.route.resource ?? ""),
+            "operation": .string(message?.route.operation ?? ""), "reason": .string(reason),
+        ]
+        let bus = context.bus
+        Task { try? await bus.publish(Topics.hubDeadLetter, try record.serialized()) }
     }
 
     // MARK: the link
@@ -442,6 +470,12 @@ public final class HubClient: Sendable {
                     ],
                     tls: tls, maxMessageSize: options.maxMessageSize
                 ) { inbound, outbound in
+                    let agreed = inbound.upgradeHeader(LinkProtocol.upstreamAckHeader) == "1"
+                    self.linkFacts.cloudAcknowledges.withLock { $0 = agreed }
+                    if !agreed {
+                        self.logger.notice(
+                            "the cloud does not acknowledge upstream messages (a KubeEdge cloudcore): each is written once, as edgecore does")
+                    }
                     let ended = try await self.session(inbound: inbound, outbound: outbound)
                     renewed.withLock { $0 = ended }
                 }
@@ -468,10 +502,10 @@ public final class HubClient: Sendable {
     /// Returns true when it ended because the certificate was renewed.
     private func session(inbound: LinkInbound, outbound: LinkOutbound) async throws -> Bool {
         logger.info("connected to the cloud", metadata: ["cloud": "\(cloudHost):\(cloudPort)"])
-        link.withLock {
-            $0.writer = outbound
-            $0.inflight = [:]  // everything unacknowledged is sent again on this connection
-        }
+        link.withLock { $0.writer = outbound }
+        // Everything unacknowledged is sent again on this connection, in order.
+        ackLane.reconnect()
+        cloudLane.reconnect()
         await setConnected(true)
         defer { link.withLock { $0.writer = nil } }
         return try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -521,13 +555,7 @@ public final class HubClient: Sendable {
         if message.route.operation == "response" && message.route.source == LinkProtocol.cloudhubSource {
             // cloudhub has our upstream message on its bus.
             let parent = message.header.parentID
-            let lane = link.withLock { $0.inflight.removeValue(forKey: parent)?.lane }
-            if let lane {
-                _ = try upstream.remove(lane, msgID: parent)
-            } else {
-                _ = try upstream.remove(Self.queueName, msgID: parent) || upstream.remove(Self.ackQueueName, msgID: parent)
-            }
-            wakeup.signal()
+            if try ackLane.acknowledge(parent) || cloudLane.acknowledge(parent) { wakeup.signal() }
             return
         }
         if LinkRules.isViaductControl(message) {
@@ -535,10 +563,19 @@ public final class HubClient: Sendable {
             return
         }
         guard let module = LinkRules.edgeModule(for: message) else {
-            logger.warning("dropped a cloud message no edge module takes", metadata: [
-                "group": "\(message.route.group)", "source": "\(message.route.source)",
-                "resource": "\(message.route.resource)",
+            // KubeEdge's edgehub logs and discards these, leaving an ACK-class sender waiting forever. We refuse them
+            // with an error naming the message, so the cloud can move it aside and go on.
+            let reason = LinkRules.unroutableReason(message)
+            let count = linkFacts.unroutable.withLock { n -> Int in
+                n += 1
+                return n
+            }
+            logger.error("refused a cloud message no edge module takes", metadata: [
+                "msg_id": "\(message.header.id)", "group": "\(message.route.group)", "source": "\(message.route.source)",
+                "resource": "\(message.route.resource)", "operation": "\(message.route.operation)",
+                "reason": "\(reason)", "unroutable_total": "\(count)",
             ])
+            try await outbound.send(LinkProtocol.frame(message.errorReply(reason, source: LinkProtocol.hubSource)))
             return
         }
         let needsAck = LinkRules.requiresAck(message)
@@ -547,7 +584,7 @@ public final class HubClient: Sendable {
         if first || needsAck {
             try await context.bus.publishConfirmed(Topics.down(module: module), MessageCodec.encode(message))
         }
-        if !needsAck {
+        if !needsAck && linkFacts.cloudAcknowledges.withLock({ $0 }) {
             try await outbound.send(LinkProtocol.frame(
                 LinkProtocol.transportAck(for: message, source: LinkProtocol.hubSource)))
         }
