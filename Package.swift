@@ -200,7 +200,7 @@ var targets: [Target] = [
     // Pods end to end: apiserver, edgecontroller, cloudhub, hub, meta, edged and a real containerd.
     .testTarget(
         name: "PodTests",
-        dependencies: ["CRIClient", "TestSupport", "apiserver", "cloudhub", "hub", "edgecontroller", "meta", "edged"],
+        dependencies: ["CRIClient", "TestSupport", "Link", "Bus", "EdgeProtocol", "apiserver", "cloudhub", "hub", "edgecontroller", "meta", "edged"],
         path: "Tests/PodTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "EventBusTests",
