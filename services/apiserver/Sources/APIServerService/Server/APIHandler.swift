@@ -263,10 +263,7 @@ public struct APIResponder: HTTPResponder {
             options.preconditionResourceVersion = body[path: ["preconditions", "resourceVersion"]]?.stringValue
             options.dryRun = (body["dryRun"]?.arrayValue ?? []).contains("All")
         }
-        if let grace = query.value("gracePeriodSeconds") {
-            guard let value = Int64(grace) else { throw APIError.badRequest("gracePeriodSeconds must be an integer") }
-            options.gracePeriodSeconds = value
-        }
+        if let grace = try query.int64("gracePeriodSeconds") { options.gracePeriodSeconds = grace }
         if let policy = query.value("propagationPolicy") { options.propagationPolicy = policy }
         if query.values("dryRun").contains("All") { options.dryRun = true }
         return options
@@ -275,7 +272,7 @@ public struct APIResponder: HTTPResponder {
     // MARK: List
 
     private func list(_ target: ResourceTarget, query: Query, table: IncludeObject?) throws -> Response {
-        let limit = query.value("limit").flatMap { Int($0) }
+        let limit = try query.int64("limit").map { Int($0) }
         let result = try core.list(target.info, namespace: target.namespace, labelSelector: try query.labelSelector(),
                                    fieldSelector: try query.fieldSelector(), limit: limit,
                                    continueToken: query.value("continue"))
@@ -297,7 +294,7 @@ public struct APIResponder: HTTPResponder {
     private func watch(_ target: ResourceTarget, query: Query, table: IncludeObject?, request: Request) throws
         -> Response
     {
-        let timeout = query.value("timeoutSeconds").flatMap { Int($0) }.map { Duration.seconds(max(1, $0)) }
+        let timeout = try query.int64("timeoutSeconds").map { Duration.seconds(max(1, $0)) }
             ?? .seconds(1800)
         let watcher = try Watcher(
             core: core, info: target.info, namespace: target.namespace, resourceVersion: query.value("resourceVersion"),
@@ -323,17 +320,54 @@ public struct APIResponder: HTTPResponder {
     }
 }
 
-/// The query parameters of a request.
-struct Query {
+/// The query parameters of a request, read as kube-apiserver converts them into its option structs
+/// (k8s.io/apimachinery `pkg/runtime/conversion.go`, `Convert_Slice_string_To_*`): the first value of a parameter
+/// counts; a boolean is false only when absent, `0` or `false` in any case (so `watch=True`, `watch=1` and `watch=`
+/// are true); an integer is Go's `strconv.ParseInt(s, 10, 64)`, and anything else is a 400 naming the value.
+public struct Query: Sendable {
     let parameters: [(String, String)]
 
-    init(_ parameters: [(String, String)]) {
+    public init(_ parameters: [(String, String)]) {
         self.parameters = parameters
     }
 
-    func value(_ name: String) -> String? { parameters.last { $0.0 == name }?.1 }
-    func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
-    func bool(_ name: String) -> Bool { ["true", "1"].contains(value(name) ?? "") }
+    public func value(_ name: String) -> String? { parameters.first { $0.0 == name }?.1 }
+    public func values(_ name: String) -> [String] { parameters.filter { $0.0 == name }.map(\.1) }
+
+    public func bool(_ name: String) -> Bool {
+        guard let text = value(name) else { return false }
+        return !(text == "0" || text.lowercased() == "false")
+    }
+
+    public func int64(_ name: String) throws(APIError) -> Int64? {
+        guard let text = value(name) else { return nil }
+        if let number = Int64(text) { return number }
+        // strconv.ParseInt's own messages: a well-formed number that does not fit, or anything else.
+        let digits = text.drop { $0 == "+" || $0 == "-" }
+        let wellFormed = text.count - digits.count <= 1 && !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+        throw APIError.badRequest(
+            "strconv.ParseInt: parsing \(Self.goQuoted(text)): \(wellFormed ? "value out of range" : "invalid syntax")")
+    }
+
+    /// Go's `%q` of a string, for the messages above.
+    static func goQuoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
 
     func labelSelector() throws(APIError) -> LabelSelector {
         guard let text = value("labelSelector"), !text.isEmpty else { return .everything }
@@ -366,5 +400,11 @@ enum Negotiation {
             throw APIError.unsupportedMediaType(contentType ?? "")
         }
         return type
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
