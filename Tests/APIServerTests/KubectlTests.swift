@@ -339,6 +339,20 @@ struct KubectlTests {
         #expect(report["list"] == ["p1", "p3"])
     }
 
+    /// The client's `patch_namespaced_deployment_scale` sends `application/strategic-merge-patch+json`, which
+    /// kube-apiserver accepts on the scale subresource.
+    @Test func pythonClientScalesADeploymentThroughItsScaleSubresource() async throws {
+        let server = try await APIServerProcess()
+        defer { Task { await server.stop() } }
+        let result = try await Command.run(try PeersVenv.python(), [
+            Repository.root.appendingPathComponent("Tests/Peers/kube_client_check.py").path, server.kubeconfig, "scale",
+        ], timeout: 60)
+        #expect(result.status == 0, "\(result)")
+        let report = try JSONValue(parsing: Array(result.stdout.utf8))
+        #expect(report["scale"]?.int64Value == 3, "\(result)")
+        #expect(report["deployment"]?.int64Value == 3)
+    }
+
     @Test func compactedResourceVersionAnswers410() async throws {
         let server = try await APIServerProcess(["--event-log-keep", "10"])
         defer { Task { await server.stop() } }

@@ -104,6 +104,18 @@ private func hasNoDirectives(_ value: JSONValue) -> Bool {
     #expect(result["spec"]?["paused"] == .bool(false))
 }
 
+/// The official Python client's `patch_namespaced_deployment_scale` sends a strategic merge patch of the Scale
+/// (kube-apiserver accepts all three patch types on the scale subresource).
+@Test func strategicMergePatchOfTheScaleSubresource() throws {
+    let scale = #"{"kind":"Scale","apiVersion":"autoscaling/v1","spec":{"replicas":1},"status":{"replicas":1}}"#
+    for type in [PatchType.strategic, .merge] {
+        let result = try patched(type, #"{"spec":{"replicas":4}}"#, scale, kind: "Scale")
+        #expect(result["spec"]?["replicas"]?.int64Value == 4)
+        #expect(result["status"]?["replicas"]?.int64Value == 1)
+    }
+    #expect(Patcher.acceptedPatchTypes(kind: "Scale") == [.json, .merge, .strategic])
+}
+
 @Test func malformedPatchBodyIsBadRequest() {
     let error = patchError(.merge, #"{"metadata":"#, "{}")
     #expect(error?.category == .badRequest)

@@ -4,6 +4,7 @@ with what it saw, for APIServerTests to assert on.
 
     kube_client_check.py KUBECONFIG watch    list + watch pods in order, then resume from the last resourceVersion
     kube_client_check.py KUBECONFIG gone RV  watch from a compacted resourceVersion: expects HTTP 410
+    kube_client_check.py KUBECONFIG scale    patch a Deployment's scale subresource (a strategic merge patch)
 """
 import json
 import sys
@@ -64,6 +65,16 @@ def main():
         except ApiException as error:
             result["status"] = error.status
             result["reason"] = json.loads(error.body).get("reason") if error.body else None
+    elif mode == "scale":
+        apps = client.AppsV1Api(api)
+        apps.create_namespaced_deployment("default", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "scaled"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "scaled"}},
+                     "template": {"metadata": {"labels": {"app": "scaled"}},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}})
+        scale = apps.patch_namespaced_deployment_scale("scaled", "default", {"spec": {"replicas": 3}})
+        result["scale"] = scale.spec.replicas
+        result["deployment"] = apps.read_namespaced_deployment("scaled", "default").spec.replicas
     print(json.dumps(result))
 
 

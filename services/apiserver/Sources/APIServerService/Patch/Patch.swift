@@ -239,6 +239,8 @@ public struct StrategicMergeSchema: Sendable {
             StrategicMergeSchema(kind: "Event", lists: []),
             StrategicMergeSchema(kind: "ServiceAccount", lists: [("secrets", .mergeByKey("name"))]),
             StrategicMergeSchema(kind: "Lease", lists: []),
+            // autoscaling/v1 Scale, the scale subresource (the Python client patches it strategically).
+            StrategicMergeSchema(kind: "Scale", lists: []),
             StrategicMergeSchema(kind: "CustomResourceDefinition", lists: []),
             StrategicMergeSchema(kind: "PodTemplate", lists: podTemplate(at: "template")),
             StrategicMergeSchema(kind: "Deployment", lists: podTemplate(at: "spec.template") + conditions),
