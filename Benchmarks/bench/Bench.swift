@@ -210,7 +210,7 @@ struct ModbusBench: AsyncParsableCommand {
             try c.start()
             try await c.waitUntilConnected()
         }
-        try await watcher.subscribe(["$hw/events/device/+/twin/update"])
+        try await watcher.subscribe([Topics.Device.anyTwinUpdate])
 
         let sink = TimedSink(inner: BusSink(bus: mapperBus, logger: logger))
         let runtime = MapperRuntime(

@@ -37,7 +37,7 @@ struct DevicesBench: AsyncParsableCommand {
                                 logger: logger)
         try bus.start()
         try await bus.waitUntilConnected()
-        let update = "$hw/events/device/\(device)/twin/update"
+        let update = Topics.Device.twinUpdate(device)
         try await bus.subscribe([Topics.deviceSpec(device), update + "/result"])
         let results = SharedCounter()
         let specSeen = SharedCounter()

@@ -40,8 +40,8 @@ struct LinkBench: AsyncParsableCommand {
         }
         let cloud = try await client(cloudBroker, "cloud")
         let edge = try await client(edgeBroker, "edge")
-        try await edge.subscribe([Topics.down(module: "meta")])
-        try await cloud.subscribe([Topics.fromNode(node, module: "edgecontroller")])
+        try await edge.subscribe([Topics.down(.meta)])
+        try await cloud.subscribe([Topics.fromNode(node, .edgecontroller)])
         let downCount = SharedCounter(), upCount = SharedCounter()
         // The edge side stands in for meta: it ACKs every cloud message once it has it.
         let fakeMeta = Task {

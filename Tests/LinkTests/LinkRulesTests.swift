@@ -38,24 +38,24 @@ struct LinkRulesTests {
 
     @Test func upstreamDispatch() throws {
         #expect(LinkRules.upstream(try Self.decode(Self.keepalive)) == .keepalive)
-        #expect(LinkRules.upstream(try Self.decode(Self.membershipDetail)) == .module("devicecontroller"))
-        #expect(LinkRules.upstream(try Self.decode(Self.edgeUpdated)) == .module("devicecontroller"))
-        #expect(LinkRules.upstream(try Self.decode(Self.upload)) == .module("router"))
+        #expect(LinkRules.upstream(try Self.decode(Self.membershipDetail)) == .module(.devicecontroller))
+        #expect(LinkRules.upstream(try Self.decode(Self.edgeUpdated)) == .module(.devicecontroller))
+        #expect(LinkRules.upstream(try Self.decode(Self.upload)) == .module(.router))
         #expect(LinkRules.upstream(try Self.decode(Self.ack))
             == .ack(parentID: "f3ee46cd-52db-4ec7-9109-5a9b5f37d336"))
         #expect(LinkRules.upstream(try Self.decode(Self.shutdown)) == .empty)
         let nodeStatus = Message(source: "edged", group: "meta", operation: "patch", resource: "default/nodepatch/n1",
                                  content: RawJSON(string: "{}"))
-        #expect(LinkRules.upstream(nodeStatus) == .module("edgecontroller"))
+        #expect(LinkRules.upstream(nodeStatus) == .module(.edgecontroller))
     }
 
     @Test func edgeRouting() throws {
-        #expect(LinkRules.edgeModule(for: try Self.decode(Self.configMapInsert)) == "meta")
-        #expect(LinkRules.edgeModule(for: try Self.decode(Self.membership)) == "twin")
+        #expect(LinkRules.edgeModule(for: try Self.decode(Self.configMapInsert)) == .meta)
+        #expect(LinkRules.edgeModule(for: try Self.decode(Self.membership)) == .twin)
         #expect(LinkRules.edgeModule(for: Message(source: "router_eventbus", group: "user", operation: "publish",
-                                                  resource: "t", content: .null)) == "eventbus")
+                                                  resource: "t", content: .null)) == .eventbus)
         #expect(LinkRules.edgeModule(for: Message(source: "router_servicebus", group: "user", operation: "GET",
-                                                  resource: "80:/x", content: .null)) == "servicebus")
+                                                  resource: "80:/x", content: .null)) == .servicebus)
         #expect(LinkRules.edgeModule(for: Message(source: "x", group: "nonsense", operation: "y",
                                                   resource: "z", content: .null)) == nil)
     }

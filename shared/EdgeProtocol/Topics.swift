@@ -16,6 +16,7 @@ public enum Topics {
     /// edgehub routes them by group: resource/func → meta, twin → twin, user (router_eventbus) → eventbus,
     /// user (router_servicebus) → servicebus. Payload: envelope.
     public static func down(module: String) -> String { "ke/down/\(module)" }
+    public static func down(_ module: EdgeModule) -> String { down(module: module.rawValue) }
     /// Messages any edge module sends to the cloud; hub forwards them over the link. Payload: envelope.
     public static let up = "ke/up"
     /// Retained state of the cloud link as hub sees it: `connected` / `disconnected`.
@@ -55,6 +56,12 @@ public enum Topics {
     /// device was removed. `{device}` is the device id (its name).
     public static func deviceSpec(_ device: String) -> String { "ke/devices/\(device)" }
     public static let deviceSpecsAll = "ke/devices/+"
+    /// The device id of a `ke/devices/{deviceID}` topic, or nil for another topic.
+    public static func deviceID(ofSpecTopic topic: String) -> String? {
+        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "ke", parts[1] == "devices", !parts[2].isEmpty else { return nil }
+        return String(parts[2])
+    }
 
     // MARK: cloud bus: cloudhub ⇄ cloud modules
 
@@ -66,6 +73,8 @@ public enum Topics {
     /// `dynamiccontroller`), chosen as KubeEdge's cloudhub dispatches upstream traffic. Payload: envelope.
     public static func fromNode(_ node: String, module: String) -> String { "ke/node/\(node)/up/\(module)" }
     public static func fromAnyNode(module: String) -> String { "ke/node/+/up/\(module)" }
+    public static func fromNode(_ node: String, _ module: CloudModule) -> String { fromNode(node, module: module.rawValue) }
+    public static func fromAnyNode(_ module: CloudModule) -> String { fromAnyNode(module: module.rawValue) }
     /// Retained backlog of cloudhub's outbox: JSON `{"<node>": <messages not yet delivered or acknowledged>}`, and
     /// `"deadLetters": {"<node>": n}` once messages were moved aside.
     public static let cloudhubBacklog = "ke/cloudhub/backlog"
@@ -99,9 +108,14 @@ public enum Topics {
             "$hw/events/device/\(device)/state/update/result"
         }
         public static func updated(_ device: String) -> String { "$hw/events/device/\(device)/updated" }
+        /// Every device's reported values (what monitors and benchmarks watch).
+        public static let anyTwinUpdate = "$hw/events/device/+/twin/update"
+        /// Every device's desired-value deltas (what mappers subscribe to).
+        public static let anyTwinUpdateDelta = "$hw/events/device/+/twin/update/delta"
     }
 
     public enum Node {
+        public static let prefix = "$hw/events/node/"
         public static func membershipGet(_ node: String) -> String { "$hw/events/node/\(node)/membership/get" }
         public static func membershipGetResult(_ node: String) -> String {
             "$hw/events/node/\(node)/membership/get/result"
@@ -121,6 +135,35 @@ public enum Topics {
         "+/user/#",
     ]
     public static let uploadRecords = "SYS/dis/upload_records"
+    /// The first two levels every KubeEdge device and node event topic has (`$hw/events/…`).
+    public static let eventsRoot = "$hw/events/"
+}
+
+/// The edge modules hub routes cloud messages to (`ke/down/{module}`), as KubeEdge's edgehub names them.
+public enum EdgeModule: String, Sendable, CaseIterable {
+    case meta, twin, eventbus, servicebus
+}
+
+/// The cloud modules cloudhub routes a node's messages to (`ke/node/{node}/up/{module}`), as KubeEdge's cloudhub
+/// dispatches them.
+public enum CloudModule: String, Sendable, CaseIterable {
+    case edgecontroller, devicecontroller, router, dynamiccontroller
+}
+
+/// The message groups (`route.group`) of KubeEdge's link.
+public enum MessageGroup: String, Sendable, CaseIterable {
+    case resource, twin, `func`, user, meta
+    case nodeUpgradeJobController = "nodeupgradejobcontroller"
+}
+
+/// Route sources the link's routing looks at.
+public enum MessageSource {
+    public static let routerEventBus = "router_eventbus"
+    public static let routerServiceBus = "router_servicebus"
+    public static let metaServer = "metaserver"
+    public static let twin = "twin"
+    public static let edgeController = "edgecontroller"
+    public static let nodeUpgradeJobController = "nodeupgradejobcontroller"
 }
 
 /// The link resources of device-twin traffic (wire reference §4.2, §4.3), shared by twin (edge) and devicecontroller

@@ -7,7 +7,7 @@ public enum LinkRules {
     public static func requiresAck(_ message: Message) -> Bool {
         let route = message.route
         let resource = route.resource
-        if route.group != "resource" { return false }  // twin, user, func, …: written once
+        if route.group != MessageGroup.resource.rawValue { return false }  // twin, user, func, …: written once
         for marker in ["podlist", "membership", "twin/cloud_updated", "serviceaccounttoken"]
         where resource.contains(marker) {
             return false
@@ -21,8 +21,8 @@ public enum LinkRules {
         default:
             break
         }
-        if route.source == "nodeupgradejobcontroller" { return false }
-        if route.source == "edgecontroller" {
+        if route.source == MessageSource.nodeUpgradeJobController { return false }
+        if route.source == MessageSource.edgeController {
             let type = resourceType(resource)
             if ["node", "lease", "nodepatch", "podpatch", "podstatus"].contains(type) { return false }
             if type == "pod" && route.operation == "response" { return false }
@@ -46,8 +46,8 @@ public enum LinkRules {
         case error
         /// edgecore's empty shutdown frame (`msg_id` "", empty route, null content): ignored.
         case empty
-        /// For a cloud module: `edgecontroller`, `devicecontroller`, `router` or `dynamiccontroller`.
-        case module(String)
+        /// For a cloud module.
+        case module(CloudModule)
     }
 
     /// cloudhub's upstream dispatch (`DispatchUpstream`).
@@ -60,23 +60,23 @@ public enum LinkRules {
         case "error": return .error
         default: break
         }
-        if route.operation == "upload" && route.group == "user" { return .module("router") }
+        if route.operation == "upload" && route.group == MessageGroup.user.rawValue { return .module(.router) }
         switch route.source {
-        case "metaserver": return .module("dynamiccontroller")
-        case "twin": return .module("devicecontroller")
-        default: return .module("edgecontroller")
+        case MessageSource.metaServer: return .module(.dynamiccontroller)
+        case MessageSource.twin: return .module(.devicecontroller)
+        default: return .module(.edgecontroller)
         }
     }
 
     /// edgehub's routing of a cloud message to an edge module (`defaultHandler`), or nil when KubeEdge drops it.
-    public static func edgeModule(for message: Message) -> String? {
-        switch message.route.group {
-        case "resource", "func": return "meta"
-        case "twin": return "twin"
-        case "user":
+    public static func edgeModule(for message: Message) -> EdgeModule? {
+        switch MessageGroup(rawValue: message.route.group) {
+        case .resource, .func: return .meta
+        case .twin: return .twin
+        case .user:
             switch message.route.source {
-            case "router_eventbus": return "eventbus"
-            case "router_servicebus": return "servicebus"
+            case MessageSource.routerEventBus: return .eventbus
+            case MessageSource.routerServiceBus: return .servicebus
             default: return nil
             }
         default: return nil

@@ -43,7 +43,7 @@ public final class MapperRuntime: Sendable {
     }
 
     /// The topics the runtime needs on the edge bus.
-    public static let subscriptions = [Topics.deviceSpecsAll, "$hw/events/device/+/twin/update/delta"]
+    public static let subscriptions = [Topics.deviceSpecsAll, Topics.Device.anyTwinUpdateDelta]
 
     /// Ids of the devices the runtime runs (or holds as invalid).
     public var deviceIDs: [String] { entries.withLock { Array($0.keys).sorted() } }
@@ -56,8 +56,8 @@ public final class MapperRuntime: Sendable {
     /// Handles a message on one of `subscriptions`. Throws `SpecError` for a payload that cannot be used.
     public func handle(_ message: BusMessage) async throws(SpecError) {
         let parts = message.topic.split(separator: "/", omittingEmptySubsequences: false)
-        if message.topic.hasPrefix("ke/devices/"), parts.count == 3 {
-            try await handleSpec(id: String(parts[2]), payload: message.payload)
+        if let id = Topics.deviceID(ofSpecTopic: message.topic) {
+            try await handleSpec(id: id, payload: message.payload)
         } else if message.topic.hasPrefix(Topics.Device.prefix), parts.count == 7, parts[5] == "update",
                   parts[6] == "delta" {
             let id = String(parts[3])

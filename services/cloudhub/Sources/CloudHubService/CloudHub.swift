@@ -240,9 +240,9 @@ public final class CloudHubServer: NodeSessionHost {
     var keepaliveTimeout: Duration { .seconds(options.keepaliveTimeout) }
     var deliveryPolicy: DeliveryWindow.Policy { options.deliveryPolicy }
 
-    func forward(_ message: Message, from node: String, to module: String) async throws {
+    func forward(_ message: Message, from node: String, to module: CloudModule) async throws {
         guard firstSighting(of: message.header.id, from: node) else { return }
-        try await context.bus.publishConfirmed(Topics.fromNode(node, module: module), MessageCodec.encode(message))
+        try await context.bus.publishConfirmed(Topics.fromNode(node, module), MessageCodec.encode(message))
     }
 
     /// Logged, and published on `ke/cloudhub/deadletter` for people and monitoring.

@@ -15,7 +15,7 @@ protocol NodeSessionHost: AnyObject, Sendable {
     func register(_ session: NodeSession)
     func unregister(_ session: NodeSession)
     /// Passes an upstream message to the cloud module (once per msg_id); throws when the cloud bus cannot take it.
-    func forward(_ message: Message, from node: String, to module: String) async throws
+    func forward(_ message: Message, from node: String, to module: CloudModule) async throws
     /// Tells people about a message moved into the dead-letter record.
     func deadLettered(_ payload: [UInt8], node: String, msgID: String, reason: String)
 }

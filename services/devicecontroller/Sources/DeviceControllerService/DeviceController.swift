@@ -89,7 +89,7 @@ public final class DeviceControllerServer: Sendable {
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.fromAnyNode(module: "devicecontroller")])
+        try await bus.subscribe([Topics.fromAnyNode(.devicecontroller)])
         // Waiting for the kubeconfig must not hold up a shutdown.
         let client = try await cancelWhenGracefulShutdown {
             try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(2))

@@ -93,7 +93,7 @@ public final class EdgeControllerServer: Sendable {
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.fromAnyNode(module: "edgecontroller"), Topics.anyNodeLink])
+        try await bus.subscribe([Topics.fromAnyNode(.edgecontroller), Topics.anyNodeLink])
         let client = try await cancelWhenGracefulShutdown {
             try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(1))
         }

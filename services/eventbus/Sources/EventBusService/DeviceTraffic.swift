@@ -24,7 +24,7 @@ public enum DeviceTraffic: Equatable, Sendable {
     }
 
     public static func classify(topic: String, payload: [UInt8], maxPayload: Int, now: Int64) -> DeviceTraffic {
-        let isDeviceEvent = topic.hasPrefix(Topics.Device.prefix) || topic.hasPrefix("$hw/events/node/")
+        let isDeviceEvent = topic.hasPrefix(Topics.Device.prefix) || topic.hasPrefix(Topics.Node.prefix)
         guard isDeviceEvent else {
             guard payload.count <= maxPayload else {
                 return .rejected(resultTopic: nil, result: [], reason: "payload of \(payload.count) bytes exceeds \(maxPayload)")

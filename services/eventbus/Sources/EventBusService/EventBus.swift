@@ -86,7 +86,7 @@ public final class EventBusServer: Sendable {
         }
         let dynamic = try subscriptions.withLock { try $0.all() }
         try await devices.subscribe(Topics.eventBusSubscriptions + dynamic)
-        try await bus.subscribe([Topics.down(module: "eventbus"), Topics.twinOut])
+        try await bus.subscribe([Topics.down(.eventbus), Topics.twinOut])
         logger.info("serving", metadata: [
             "device_broker": "\(options.deviceBroker ?? "the edge bus")", "dynamic_subscriptions": "\(dynamic.count)",
         ])
@@ -113,7 +113,7 @@ public final class EventBusServer: Sendable {
     }
 
     func handle(_ message: BusMessage, fromDevices: Bool) async throws {
-        if message.topic == Topics.down(module: "eventbus") || message.topic == Topics.twinOut {
+        if message.topic == Topics.down(.eventbus) || message.topic == Topics.twinOut {
             guard let envelope = message.envelope(orLogTo: logger) else { return }
             try await perform(BrokerAction.from(envelope), for: envelope, from: message.topic)
             return

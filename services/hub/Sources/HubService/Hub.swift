@@ -582,7 +582,7 @@ public final class HubClient: Sendable {
         let first = recentDownstream.withLock { $0.insert(message.header.id) }
         // ACK-class copies go on even when seen before: meta drops the duplicate by resourceVersion and ACKs again.
         if first || needsAck {
-            try await context.bus.publishConfirmed(Topics.down(module: module), MessageCodec.encode(message))
+            try await context.bus.publishConfirmed(Topics.down(module), MessageCodec.encode(message))
         }
         if !needsAck && linkFacts.cloudAcknowledges.withLock({ $0 }) {
             try await outbound.send(LinkProtocol.frame(

@@ -68,7 +68,7 @@ public final class MetaServer: Sendable {
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.down(module: "meta"), Topics.metaIn, Topics.hubLink])
+        try await bus.subscribe([Topics.down(.meta), Topics.metaIn, Topics.hubLink])
         let objects = try core.withLock { try $0.engine.store.count() }
         logger.info("serving", metadata: ["objects": "\(objects)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -133,7 +133,7 @@ public final class MetaServer: Sendable {
                 }
                 return try core.engine.cloudLost(now: now)
             }
-        case Topics.down(module: "meta"):
+        case Topics.down(.meta):
             let envelope = try message.envelope()
             outputs = try core.withLock { try $0.engine.handleCloud(envelope) }
             // Applied objects (handed to edged) are changes for the local API's watches.

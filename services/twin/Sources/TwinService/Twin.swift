@@ -73,7 +73,7 @@ public final class TwinServer: Sendable {
     public func run() async throws {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.twinIn, Topics.down(module: "twin"), Topics.twinSpecs, Topics.hubLink])
+        try await bus.subscribe([Topics.twinIn, Topics.down(.twin), Topics.twinSpecs, Topics.hubLink])
         try await republishAllSpecs()
         let devices = core.withLock { $0.engine.devices().count }
         logger.info("serving", metadata: ["devices": "\(devices)"])
@@ -93,7 +93,7 @@ public final class TwinServer: Sendable {
             let payload = envelope.content.stringValue.map { Array($0.utf8) } ?? envelope.content.bytes
             let output = core.withLock { $0.engine.handleDeviceTopic(envelope.route.resource, payload: payload, now: now) }
             try await emit(output)
-        case Topics.down(module: "twin"):
+        case Topics.down(.twin):
             let envelope = try message.envelope()
             try await handleCloud(envelope, now: now)
         case Topics.twinSpecs:

@@ -89,7 +89,7 @@ public final class TwinEngine {
     /// `…/state/update`, `…/updated` and `$hw/events/node/{node}/membership/get`. Other topics give an empty output.
     public func handleDeviceTopic(_ topic: String, payload: [UInt8], now: Int64) -> TwinOutput {
         let parts = topic.split(separator: "/", maxSplits: 4, omittingEmptySubsequences: false)
-        guard parts.count == 5, parts[0] == "$hw", parts[1] == "events", !parts[3].isEmpty else {
+        guard parts.count == 5, topic.hasPrefix(Topics.eventsRoot), !parts[3].isEmpty else {
             log(.debug, "twin: topic \(topic) is not a twin topic")
             return TwinOutput()
         }
