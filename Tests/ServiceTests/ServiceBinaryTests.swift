@@ -70,6 +70,32 @@ struct ServiceBinaryTests {
         let process = try ChildProcess(try Executables.product("hub"), ["--log-level", "loud"])
         #expect(await process.waitForExit(timeout: 10) != 0)
         #expect(process.allOutput.contains("unknown log level 'loud'"))
+        #expect(process.allOutput.hasSuffix("\n"), "the message ends its line: \(process.allOutput.suffix(80))")
+    }
+
+    @Test("every service reads its own section of --config; an unknown key or a manifest is refused, naming it")
+    func configFileSections() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "config-sections")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func run(_ service: String, _ yaml: String) async throws -> ChildProcess {
+            let file = directory.appendingPathComponent("\(service).yaml")
+            try yaml.write(to: file, atomically: true, encoding: .utf8)
+            let process = try ChildProcess(try Executables.product(service), [
+                "--config", file.path, "--data-dir", directory.appendingPathComponent(service).path,
+            ])
+            #expect(await process.waitForExit(timeout: 20) != 0, "\(service) refused to start")
+            return process
+        }
+        let unknown = try await run("meta", "logLevel: info\nmeta:\n  remoteQueryTimeoutMsec: 5\n")
+        #expect(unknown.allOutput.contains("unknown key 'remoteQueryTimeoutMsec' of section 'meta'"), "\(unknown.allOutput)")
+        let manifest = try await run("twin", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+        #expect(manifest.allOutput.contains("is a Kubernetes manifest (kind: ConfigMap)"), "\(manifest.allOutput)")
+        // A section key reaches the service: mapper-modbus opens the devices file its section names.
+        let devices = try await run("mapper-modbus", "mapper-modbus:\n  devices: /nonexistent/devices.yaml\n")
+        #expect(devices.allOutput.contains("/nonexistent/devices.yaml"), "\(devices.allOutput)")
+        let badValue = try await run("edgecontroller", "edgecontroller: {nodeMonitorGraceSeconds: soon}\n")
+        #expect(badValue.allOutput.contains("key 'nodeMonitorGraceSeconds' of section 'edgecontroller'"),
+                "\(badValue.allOutput)")
     }
 }
 

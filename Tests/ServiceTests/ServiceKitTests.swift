@@ -77,10 +77,11 @@ struct ServiceKitTests {
         #expect(fromFile.broker == .tcp(host: "10.0.0.1", port: 1999))
         #expect(fromFile.nodeName == "from-file")
         #expect(fromFile.logLevel == .debug)
-        struct HubSection: Decodable { var cloud: String; var heartbeatSeconds: Int }
-        let section = try #require(try fromFile.section(HubSection.self))
-        #expect(section.cloud == "cloud.example:10000")
-        #expect(section.heartbeatSeconds == 15)
+        let settings = try ConfigFlags.settings(fromYAML: try String(contentsOf: file, encoding: .utf8), path: file.path,
+                                                service: "hub")
+        #expect(settings.map(\.arguments) == [["--broker", "10.0.0.1:1999"], ["--node-name", "from-file"],
+                                               ["--log-level", "debug"], ["--cloud", "cloud.example:10000"],
+                                               ["--heartbeat-seconds", "15"]])
         #expect(fromFile.busClientID == "ke-hub-from-file")
 
         let flags = try ServiceConfig(identity: identity, options: try BaseOptions.parse([
@@ -89,6 +90,53 @@ struct ServiceKitTests {
         #expect(flags.broker == .unixSocket(path: "/run/edge.sock"))
         #expect(flags.nodeName == "from-flag")
         #expect(flags.logLevel == .debug)
+    }
+
+    @Test("config keys are the flags' names in camelCase; booleans and lists become flags; the command line wins")
+    func configFlags() throws {
+        #expect(ConfigFlags.flagName(forKey: "certServer") == "cert-server")
+        #expect(ConfigFlags.flagName(forKey: "messageQPS") == "message-qps")
+        #expect(ConfigFlags.flagName(forKey: "projectID") == "project-id")
+        #expect(ConfigFlags.flagName(forKey: "tokenTTLHours") == "token-ttl-hours")
+        #expect(ConfigFlags.flagName(forKey: "maxMessageSize") == "max-message-size")
+        #expect(ConfigFlags.flagName(forKey: "cloud") == "cloud")
+        let yaml = """
+            broker: 127.0.0.1:1999
+            brokerTLS: {caFile: /ca.pem}
+            meta: {ignored: 1}
+            cloudhub:
+              upstreamAcks: false
+              advertiseAddress: [10.0.0.1, edge.example]
+              websocketPort: 10000
+            """
+        let settings = try ConfigFlags.settings(fromYAML: yaml, path: "c.yaml", service: "cloudhub")
+        #expect(settings.map(\.arguments) == [
+            ["--broker", "127.0.0.1:1999"], ["--no-upstream-acks"],
+            ["--advertise-address", "10.0.0.1", "--advertise-address", "edge.example"], ["--websocket-port", "10000"],
+        ])
+        #expect(ConfigFlags.fileArguments(settings, overriddenBy: ["--websocket-port=1", "--upstream-acks"])
+            == ["--broker", "127.0.0.1:1999", "--advertise-address", "10.0.0.1", "--advertise-address", "edge.example"])
+        #expect(ConfigFlags.configPath(in: ["--x", "--config=a.yaml"]) == "a.yaml")
+        #expect(ConfigFlags.configPath(in: ["--config", "b.yaml"]) == "b.yaml")
+    }
+
+    @Test("a config file with an unknown key, a nested value or a Kubernetes manifest is an error naming it")
+    func configFileErrors() {
+        func message(_ yaml: String, service: String = "hub") -> String {
+            do {
+                _ = try ConfigFlags.settings(fromYAML: yaml, path: "c.yaml", service: service)
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(message("brokr: x").contains("unknown key 'brokr' at the top level"))
+        #expect(message("apiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata: {name: d}")
+            .contains("is a Kubernetes manifest (kind: Device), not a service configuration"))
+        #expect(message("hub: {cloud: {host: x}}").contains("key 'cloud' of section 'hub' must be a value or a list"))
+        #expect(message("hub: [a]").contains("section 'hub' must be a mapping"))
+        #expect(message("- a").contains("the top level must be a mapping"))
+        #expect(message("hub: {cloud: x}\nmeta: {anything: 1}").isEmpty, "another service's section is left to it")
     }
 
     @Test("configuration errors name the problem")

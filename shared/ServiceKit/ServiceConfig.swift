@@ -32,7 +32,8 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// The resolved configuration of one service: built-in defaults < YAML file < flags.
+/// The resolved configuration of one service: built-in defaults < YAML file < flags. The file's keys reach the
+/// services as flags (`ConfigFlags`); this reads the base keys again (and `brokerTLS`, which has no flag).
 public struct ServiceConfig: Sendable {
     public let identity: ServiceIdentity
     public var broker: BusEndpoint
@@ -42,8 +43,6 @@ public struct ServiceConfig: Sendable {
     public var nodeName: String
     public var dataDir: String
     public var logLevel: Logger.Level
-    /// The config file's section named after the service (YAML text), for its own settings.
-    private let serviceSection: String?
 
     /// The keys of the YAML file common to all services.
     struct FileKeys: Decodable {
@@ -66,7 +65,6 @@ public struct ServiceConfig: Sendable {
     public init(identity: ServiceIdentity, options: BaseOptions) throws {
         self.identity = identity
         var file = FileKeys()
-        var section: String?
         if let path = options.config {
             let text: String
             do {
@@ -78,9 +76,6 @@ public struct ServiceConfig: Sendable {
                 if let root = try Yams.compose(yaml: text) {
                     if root.mapping == nil { throw ConfigError("config file \(path): the top level must be a mapping") }
                     file = try YAMLDecoder().decode(FileKeys.self, from: root)
-                    if let node = root.mapping?[identity.name] {
-                        section = try Yams.serialize(node: node)
-                    }
                 }
             } catch let error as ConfigError {
                 throw error
@@ -88,7 +83,6 @@ public struct ServiceConfig: Sendable {
                 throw ConfigError("config file \(path) is not valid: \(error)")
             }
         }
-        self.serviceSection = section
 
         let brokerText = options.broker ?? file.broker ?? identity.side.defaultBroker
         do {
@@ -111,16 +105,6 @@ public struct ServiceConfig: Sendable {
             throw ConfigError("unknown log level '\(levelText)' (trace, debug, info, notice, warning, error, critical)")
         }
         logLevel = level
-    }
-
-    /// Decodes the service's own section of the config file (`<service>:` at top level), or nil when absent.
-    public func section<T: Decodable>(_ type: T.Type) throws -> T? {
-        guard let serviceSection else { return nil }
-        do {
-            return try YAMLDecoder().decode(T.self, from: serviceSection)
-        } catch {
-            throw ConfigError("config section '\(identity.name)' is not valid: \(error)")
-        }
     }
 
     /// The bus client id: stable per service and node, so that the broker keeps its session across restarts.

@@ -32,79 +32,39 @@ public struct HubOptions: ParsableArguments, Sendable {
             help: "A file holding the join token (waited for until it exists), instead of --token.")
     public var tokenFile: String?
 
-    @Option(name: .customLong("project-id"), help: "Project id in the websocket path (default e632aba927ea4ac2b575ec1603d56f10).")
-    public var projectIDFlag: String?
+    @Option(name: .customLong("project-id"), help: "Project id in the websocket path.")
+    public var projectID = LinkProtocol.defaultProjectID
 
-    @Option(name: .customLong("heartbeat"), help: "Seconds between keepalives (default 15).")
-    public var heartbeatFlag: Int?
+    @Option(name: .customLong("heartbeat"), help: "Seconds between keepalives.")
+    public var heartbeat = 15
 
-    @Option(name: .customLong("message-qps"), help: "Upstream rate limit, messages per second (default 30).")
-    public var messageQPSFlag: Double?
+    @Option(name: .customLong("message-qps"), help: "Upstream rate limit, messages per second.")
+    public var messageQPS: Double = 30
 
-    @Option(name: .customLong("message-burst"), help: "Upstream rate limit burst (default 60).")
-    public var messageBurstFlag: Int?
+    @Option(name: .customLong("message-burst"), help: "Upstream rate limit burst.")
+    public var messageBurst = 60
 
-    @Option(name: .customLong("upstream-limit"), help: "Messages kept for the cloud while the link is down (default 100000).")
-    public var upstreamLimitFlag: Int?
+    @Option(name: .customLong("upstream-limit"), help: "Messages kept for the cloud while the link is down.")
+    public var upstreamLimit = 100_000
 
-    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes (default 16 MiB).")
-    public var maxMessageSizeFlag: Int?
+    @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
+    public var maxMessageSize = 16 << 20
 
     @Option(name: .customLong("resend-after-ms"),
-            help: "With a cloud that acknowledges: an unacknowledged message is sent again after this long, doubling up to 60 s (default 5000).")
-    public var resendAfterMsFlag: Int?
+            help: "With a cloud that acknowledges: an unacknowledged message is sent again after this long, doubling up to 60 s.")
+    public var resendAfterMs = 5000
 
     @Option(name: .customLong("max-sends"),
-            help: "With a cloud that acknowledges: sends of a message before it is moved to the dead letters (default 10).")
-    public var maxSendsFlag: Int?
+            help: "With a cloud that acknowledges: sends of a message before it is moved to the dead letters.")
+    public var maxSends = 10
 
     @Option(name: .customLong("cert-renew-before-seconds"),
-            help: "Renew the edge certificate this long before it expires (default 30 days; at the latest half-way through what is left).")
-    public var certRenewBeforeFlag: Int?
+            help: "Renew the edge certificate this long before it expires (at the latest half-way through what is left).")
+    public var certRenewBeforeSeconds = 30 * 86400
 
-    public var projectID: String { projectIDFlag ?? LinkProtocol.defaultProjectID }
-    public var heartbeat: Int { heartbeatFlag ?? 15 }
-    public var messageQPS: Double { messageQPSFlag ?? 30 }
-    public var messageBurst: Int { messageBurstFlag ?? 60 }
-    public var upstreamLimit: Int { upstreamLimitFlag ?? 100_000 }
-    public var maxMessageSize: Int { maxMessageSizeFlag ?? 16 << 20 }
-    public var certRenewBeforeSeconds: Int { certRenewBeforeFlag ?? 30 * 86400 }
     public var deliveryPolicy: DeliveryWindow.Policy {
-        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMsFlag ?? 5000),
-                              maxResendInterval: .seconds(60), maxSends: maxSendsFlag ?? 10)
-    }
-
-    /// The `hub:` section of the config file; a flag given on the command line wins.
-    public struct Section: Decodable, Sendable {
-        var cloud: String?
-        var certServer: String?
-        var token: String?
-        var tokenFile: String?
-        var projectID: String?
-        var heartbeat: Int?
-        var messageQPS: Double?
-        var messageBurst: Int?
-        var upstreamLimit: Int?
-        var maxMessageSize: Int?
-        var certRenewBeforeSeconds: Int?
-        var resendAfterMs: Int?
-        var maxSends: Int?
-    }
-
-    public mutating func fill(from section: Section) {
-        cloud = cloud ?? section.cloud
-        certServer = certServer ?? section.certServer
-        token = token ?? section.token
-        tokenFile = tokenFile ?? section.tokenFile
-        projectIDFlag = projectIDFlag ?? section.projectID
-        heartbeatFlag = heartbeatFlag ?? section.heartbeat
-        messageQPSFlag = messageQPSFlag ?? section.messageQPS
-        messageBurstFlag = messageBurstFlag ?? section.messageBurst
-        upstreamLimitFlag = upstreamLimitFlag ?? section.upstreamLimit
-        maxMessageSizeFlag = maxMessageSizeFlag ?? section.maxMessageSize
-        certRenewBeforeFlag = certRenewBeforeFlag ?? section.certRenewBeforeSeconds
-        resendAfterMsFlag = resendAfterMsFlag ?? section.resendAfterMs
-        maxSendsFlag = maxSendsFlag ?? section.maxSends
+        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMs), maxResendInterval: .seconds(60),
+                              maxSends: maxSends)
     }
 
     public init() {}
@@ -116,9 +76,9 @@ public struct HubCommand: AsyncParsableCommand {
         discussion: """
             Joins the cloud with a token on first start (certificates kept in <data-dir>/certs), then keeps a \
             mutual-TLS websocket to cloudhub: cloud messages go to ke/down/<module>, and ke/up goes to the cloud \
-            through a durable queue (docs/bus.md). Every flag of its own can also be set in the 'hub' section of \
-            --config (cloud, certServer, token, tokenFile, projectID, heartbeat, messageQPS, messageBurst, \
-            upstreamLimit, maxMessageSize, certRenewBeforeSeconds, resendAfterMs, maxSends).
+            through a durable queue (docs/bus.md). Every flag can also be set in the --config file: the base flags at \
+            its top level, hub's own in its 'hub' section, each as the flag's name in camelCase (certServer, \
+            messageQPS, ...).
             """)
 
     @OptionGroup public var options: BaseOptions
@@ -129,8 +89,6 @@ public struct HubCommand: AsyncParsableCommand {
     public func run() async throws {
         let hub = self.hub
         try await ServiceRunner.run(Hub.identity, options: options, prepare: { context in
-            var hub = hub
-            if let section = try context.config.section(HubOptions.Section.self) { hub.fill(from: section) }
             let client = try HubClient(context: context, options: hub)
             context.bus.setIntake { [client] message in client.takeUpstream(message) }
             return client

@@ -13,7 +13,7 @@ public enum MapperModbus: ServiceDescription {
 /// `mapper-modbus`: runs the Modbus devices of this node. Learns them from the edge bus (`ke/devices/{id}`,
 /// retained, published by twin) and, with `--devices <file>`, from a local YAML file of Device and DeviceModel
 /// manifests (v1alpha2 or v1beta1, multi-document), re-read when it changes.
-public struct MapperModbusCommand: AsyncParsableCommand {
+public struct MapperModbusCommand: AsyncParsableCommand, Sendable {
     public static let configuration = CommandConfiguration(
         commandName: MapperModbus.identity.name,
         abstract: MapperModbus.abstract,
@@ -21,9 +21,8 @@ public struct MapperModbusCommand: AsyncParsableCommand {
             Publishes each property's value on $hw/events/device/<id>/twin/update every collect cycle, writes \
             desired values from $hw/events/device/<id>/twin/update/delta to the device and reads them back, and \
             reports online/offline on $hw/events/device/<id>/state/update. Devices come from the edge bus \
-            (ke/devices/<id>) and from --devices. Service settings (section 'mapper-modbus' of --config): \
-            devices (file), timeoutMs (response timeout, default 1000), reconnectMinMs (250), reconnectMaxMs \
-            (5000), minCollectCycleMs (10), fileCheckMs (2000).
+            (ke/devices/<id>) and from --devices. Every flag can also be set in the --config file (its own in \
+            the 'mapper-modbus' section, as the flag's name in camelCase: devices, timeoutMs, ...).
             """)
 
     @OptionGroup public var options: BaseOptions
@@ -33,36 +32,41 @@ public struct MapperModbusCommand: AsyncParsableCommand {
         valueName: "file"))
     public var devices: String?
 
+    @Option(name: .customLong("timeout-ms"), help: "A device's response timeout, unless its protocol config sets one.")
+    public var timeoutMs = 1000
+
+    @Option(name: .customLong("reconnect-min-ms"), help: "First wait before reconnecting to a device that failed.")
+    public var reconnectMinMs = 250
+
+    @Option(name: .customLong("reconnect-max-ms"), help: "Longest wait between reconnects (doubling from the first).")
+    public var reconnectMaxMs = 5000
+
+    @Option(name: .customLong("min-collect-cycle-ms"), help: "Shortest collect cycle a property may ask for.")
+    public var minCollectCycleMs = 10
+
+    @Option(name: .customLong("file-check-ms"), help: "How often the --devices file is checked for changes.")
+    public var fileCheckMs = 2000
+
     public init() {}
 
-    struct Section: Decodable {
-        var devices: String?
-        var timeoutMs: Int?
-        var reconnectMinMs: Int?
-        var reconnectMaxMs: Int?
-        var minCollectCycleMs: Int?
-        var fileCheckMs: Int?
-    }
-
     public func run() async throws {
-        let devicesFlag = devices
+        let command = self
         try await ServiceRunner.run(MapperModbus.identity, options: options) { context in
-            let section = try context.config.section(Section.self) ?? Section()
-            try await Self.serve(context, section: section, devicesFile: devicesFlag ?? section.devices)
+            try await command.serve(context)
         }
     }
 
-    static func serve(_ context: ServiceContext, section: Section, devicesFile: String?) async throws {
+    func serve(_ context: ServiceContext) async throws {
+        let devicesFile = devices
         let settings = MapperRuntime.Settings(
-            parser: SpecParser(minimumCollectCycle: .milliseconds(section.minCollectCycleMs ?? 10)),
-            backoff: BackoffPolicy(initial: .milliseconds(section.reconnectMinMs ?? 250),
-                                   maximum: .milliseconds(section.reconnectMaxMs ?? 5000)))
+            parser: SpecParser(minimumCollectCycle: .milliseconds(minCollectCycleMs)),
+            backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
         let runtime = MapperRuntime(
-            plugin: ModbusPlugin(defaultTimeout: .milliseconds(section.timeoutMs ?? 1000)),
+            plugin: ModbusPlugin(defaultTimeout: .milliseconds(timeoutMs)),
             sink: BusSink(bus: context.bus, logger: context.logger), logger: context.logger, settings: settings)
         var file: ManifestFile?
         if let devicesFile {
-            let manifest = ManifestFile(path: devicesFile, interval: .milliseconds(section.fileCheckMs ?? 2000))
+            let manifest = ManifestFile(path: devicesFile, interval: .milliseconds(fileCheckMs))
             // A file that cannot be read at start is a startup error (clear message, non-zero exit).
             do {
                 runtime.replaceFileDevices(try manifest.load(parser: settings.parser))
