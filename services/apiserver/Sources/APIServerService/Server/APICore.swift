@@ -224,6 +224,9 @@ public final class APICore: Sendable {
         object[path: ["metadata", "deletionGracePeriodSeconds"]] = nil
         object[path: ["metadata", "managedFields"]] = nil
         if object["spec"] != nil || info.custom != nil { object[path: ["metadata", "generation"]] = 1 }
+        // As kube-apiserver: defaulting at decode, mutating admission, then the strategy's PrepareForCreate.
+        if info.custom == nil { Defaulting.apply(group: info.group, kind: info.kind, &object) }
+        if info.group == "", info.kind == "Pod" { Defaulting.admitPod(&object, .create) }
         prepareForCreate(info, &object)
         warnings += try validateAndPrune(info, &object, options: options)
         if options.dryRun { return WriteResult(object: object, warnings: warnings) }
@@ -286,12 +289,35 @@ public final class APICore: Sendable {
     private func prepareForCreate(_ info: ResourceInfo, _ object: inout JSONValue) {
         switch (info.group, info.kind) {
         case ("", "Pod"):
-            object[member: "status"] = ["phase": "Pending", "qosClass": "BestEffort"]
+            object[member: "status"] = ["phase": "Pending", "qosClass": .string(Defaulting.qosClass(of: object))]
+            object[path: ["metadata", "generation"]] = nil  // pods have none in 1.26
+        case ("", "Namespace"):
+            var finalizers = object[path: ["spec", "finalizers"]]?.arrayValue ?? []
+            if !finalizers.contains("kubernetes") { finalizers.append("kubernetes") }
+            object[path: ["spec", "finalizers"]] = .array(finalizers)
+            object[member: "status"] = ["phase": "Active"]
         case ("apps", "Deployment"):
             object[member: "status"] = .object([])
         case ("", "Service"):
-            if object[path: ["spec", "clusterIP"]] == nil,
-               object[path: ["spec", "type"]]?.stringValue != "ExternalName" {
+            object[path: ["metadata", "generation"]] = nil  // services have none
+            let externalName = object[path: ["spec", "type"]]?.stringValue == "ExternalName"
+            if let given = object.string(at: "spec.clusterIP"), !given.isEmpty,
+               object[path: ["spec", "clusterIPs"]]?.arrayValue?.isEmpty ?? true {
+                object[path: ["spec", "clusterIPs"]] = [.string(given)]
+            }
+            if !externalName {
+                // A single-stack IPv4 cluster: a headless service without a selector asks for both families.
+                let headless = object.string(at: "spec.clusterIP") == "None"
+                let selectorless = object[path: ["spec", "selector"]]?.objectMembers?.isEmpty ?? true
+                let requireDual = headless && selectorless
+                if object[path: ["spec", "ipFamilyPolicy"]] == nil {
+                    object[path: ["spec", "ipFamilyPolicy"]] = requireDual ? "RequireDualStack" : "SingleStack"
+                }
+                if object[path: ["spec", "ipFamilies"]]?.arrayValue?.isEmpty ?? true {
+                    object[path: ["spec", "ipFamilies"]] = requireDual ? ["IPv4", "IPv6"] : ["IPv4"]
+                }
+            }
+            if object[path: ["spec", "clusterIP"]] == nil, !externalName {
                 let ip = nextClusterIP.withLock { next -> String in
                     defer { next += 1 }
                     return "10.96.\(next / 254 % 256).\(next % 254 + 1)"
@@ -311,7 +337,7 @@ public final class APICore: Sendable {
     private func validateAndPrune(
         _ info: ResourceInfo, _ object: inout JSONValue, options: WriteOptions
     ) throws(APIError) -> [String] {
-        ObjectRules.applyDefaults(info, &object)
+        if info.custom == nil { Defaulting.apply(group: info.group, kind: info.kind, &object) }
         let name = object.string(at: "metadata.name") ?? ""
         var errors = ObjectRules.validate(info, object)
         var warnings: [String] = []
@@ -410,6 +436,20 @@ public final class APICore: Sendable {
                 object[path: ["metadata", "generation"]] = .integer(generation + 1)
             }
             object[path: ["metadata", "resourceVersion"]] = .string(String(stored.rv))
+            if info.group == "", info.kind == "Pod", subresource == nil {
+                Defaulting.apply(group: info.group, kind: info.kind, &object)
+                Defaulting.admitPod(&object, .update, old: current)
+            }
+            if info.group == "", info.kind == "Service", subresource == nil {
+                // beginUpdate: allocated addresses the new object omits are kept.
+                for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"]
+                where object[path: ["spec", field]] == nil {
+                    object[path: ["spec", field]] = current[path: ["spec", field]]
+                }
+            }
+            if info.group == "", info.kind == "Namespace", subresource == nil {
+                object[path: ["spec", "finalizers"]] = current[path: ["spec", "finalizers"]]
+            }
             let warnings = try validateAndPrune(info, &object, options: options)
             if info.kind == "Namespace", current[path: ["status", "phase"]]?.stringValue == "Terminating" {
                 object[path: ["status", "phase"]] = "Terminating"
