@@ -11,24 +11,27 @@ struct ServiceSpec {
     let deps: [Target.Dependency]
 }
 
-let serviceKit: [Target.Dependency] = ["ServiceKit", "Bus", "EdgeProtocol"]
-// hub and cloudhub: the link and the libraries its types come from.
+// Every service's parts are ServiceLifecycle `Service`s run in ServiceKit's one ServiceGroup.
+let serviceKit: [Target.Dependency] = [
+    "ServiceKit", "Bus", "EdgeProtocol", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+]
+// hub and cloudhub: the link's rules and certificates, and the libraries their types come from.
 let link: [Target.Dependency] = serviceKit + [
-    "Link", "Store",
+    "Link", "LinkSecurity",
     .product(name: "ArgumentParser", package: "swift-argument-parser"),
     .product(name: "Crypto", package: "swift-crypto"),
     .product(name: "X509", package: "swift-certificates"),
     .product(name: "NIOCore", package: "swift-nio"),
     .product(name: "NIOSSL", package: "swift-nio-ssl"),
-    .product(name: "Hummingbird", package: "hummingbird"),
-    .product(name: "HummingbirdTLS", package: "hummingbird"),
-    .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
-    .product(name: "HTTPTypes", package: "swift-http-types"),
 ]
 
 let services: [ServiceSpec] = [
     // edge
-    .init(folder: "hub", module: "HubService", deps: link),
+    .init(folder: "hub", module: "HubService", deps: link + [
+        // hub's own websocket client and HTTPS fetch (services/hub), on NIO directly.
+        .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+    ]),
     .init(folder: "meta", module: "MetaService", deps: serviceKit + [
         "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -37,15 +40,27 @@ let services: [ServiceSpec] = [
     .init(folder: "twin", module: "TwinService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
-    .init(folder: "edged", module: "EdgedService", deps: serviceKit + ["CRIClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .init(folder: "edged", module: "EdgedService", deps: serviceKit + ["CRIClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
-    .init(folder: "cloudhub", module: "CloudHubService", deps: link),
-    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
-    .init(folder: "apiserver", module: "APIServerService", deps: link + ["CSQLite"]),
+    .init(folder: "cloudhub", module: "CloudHubService", deps: link + [
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+    ]),
+    .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    // No Link: the API server needs the certificates, not the websocket stack.
+    .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + [
+        "LinkSecurity", "Store", "CSQLite",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+        .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "HTTPTypes", package: "swift-http-types"),
+    ]),
 ]
 
 let swiftSettings: [SwiftSetting] = [
@@ -71,26 +86,26 @@ var targets: [Target] = [
     .systemLibrary(
         name: "CSQLite", path: "shared/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     .target(name: "Store", dependencies: ["CSQLite"], path: "shared/Store", swiftSettings: swiftSettings),
-    // The cloud⇄edge link: KubeEdge routing rules, PKI and join tokens, durable queues, websocket + TLS plumbing.
-    // Only hub and cloudhub link it (it brings NIO, hummingbird and swift-certificates).
+    // The cloud⇄edge link's rules, without sockets: KubeEdge routing and ACK classes, the delivery window, durable
+    // queues. hub and cloudhub use it; it brings no NIO.
     .target(
         name: "Link",
         dependencies: [
             "Bus", "EdgeProtocol", "Store",
             .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "shared/Link", swiftSettings: swiftSettings),
+    // Certificates and TLS settings of the link and the API server: the cloud CA, join tokens, edge identities,
+    // NIOSSL configurations (swift-certificates, swift-crypto, NIOSSL; no websocket stack).
+    .target(
+        name: "LinkSecurity",
+        dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
-            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTLS", package: "hummingbird"),
-            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         ],
-        path: "shared/Link", swiftSettings: swiftSettings),
+        path: "shared/LinkSecurity", swiftSettings: swiftSettings),
     // libmodbus (Debian's libmodbus-dev), through pkg-config; wrapped in MapperModbusService.
     .systemLibrary(
         name: "CModbus", path: "shared/CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
@@ -152,7 +167,7 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient", "Link",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient", "Link", "LinkSecurity", "HubService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
@@ -233,7 +248,7 @@ var targets: [Target] = [
         path: "Tests/MapperModbusTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "LinkTests",
-        dependencies: link + ["TestSupport", "hub", "cloudhub"],
+        dependencies: link + ["Store", "TestSupport", "HubService", "hub", "cloudhub"],
         path: "Tests/LinkTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "ServiceTests",

@@ -4,6 +4,8 @@ import Crypto
 import EdgeProtocol
 import Foundation
 import Link
+import LinkSecurity
+import HubService
 import Logging
 import NIOSSL
 import Synchronization

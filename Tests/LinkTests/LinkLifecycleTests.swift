@@ -2,6 +2,8 @@ import Bus
 import EdgeProtocol
 import Foundation
 import Link
+import LinkSecurity
+import HubService
 import Logging
 import Testing
 import TestSupport

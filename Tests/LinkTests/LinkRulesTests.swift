@@ -2,6 +2,8 @@ import Crypto
 import EdgeProtocol
 import Foundation
 import Link
+import LinkSecurity
+import HubService
 import Testing
 import X509
 

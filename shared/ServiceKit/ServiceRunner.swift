@@ -19,53 +19,103 @@ public struct ServiceContext: Sendable {
     public var identity: ServiceIdentity { config.identity }
 }
 
-/// Keeps the bus connection for the whole life of the process: connects on start, and on graceful shutdown (after the
-/// service itself has finished) announces `offline`, drains outstanding publishes and disconnects.
+/// Keeps the bus connection for the whole life of the process. It is the group's first service, so it stops last:
+/// after every other part has finished its in-flight work, it announces `offline`, drains outstanding publishes and
+/// disconnects.
 struct BusConnection: Service {
     let bus: BusClient
 
     func run() async throws {
-        try bus.start()
-        // Wait for SIGTERM/SIGINT (or cancellation), then close cleanly.
         try? await gracefulShutdown()
         await bus.close()
     }
 }
 
-/// The service's own work, as a `Service` for the group.
-struct ServiceBody: Service {
+/// A long-running part with nothing in flight worth finishing (timers, reconnect loops, watches that resume from
+/// their cursor): cancelled when the group shuts down. A `CancellationError` then is a clean stop.
+public struct LoopService: Service, CustomStringConvertible {
+    public let description: String
+    let body: @Sendable () async throws -> Void
+
+    public init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        description = name
+        self.body = body
+    }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await body() }
+        } catch is CancellationError {
+            return
+        }
+    }
+}
+
+/// A part that finishes its own in-flight work on graceful shutdown (it watches `gracefulShutdown()` itself).
+public struct DrainingService: Service, CustomStringConvertible {
+    public let description: String
+    let body: @Sendable () async throws -> Void
+
+    public init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+        description = name
+        self.body = body
+    }
+
+    public func run() async throws {
+        do {
+            try await body()
+        } catch is CancellationError {
+            return
+        }
+    }
+}
+
+/// The service's bus messages, handled in order; on graceful shutdown the ones already received are finished first.
+public struct MessageLoopService: Service, CustomStringConvertible {
+    public var description: String { "bus messages" }
     let context: ServiceContext
-    let body: @Sendable (ServiceContext) async throws -> Void
+    let handle: @Sendable (BusMessage) async throws -> Void
+
+    public init(_ context: ServiceContext, _ handle: @escaping @Sendable (BusMessage) async throws -> Void) {
+        self.context = context
+        self.handle = handle
+    }
+
+    public func run() async throws {
+        await context.handleMessages(handle)
+    }
+}
+
+/// A part's failure stops the process (after the others shut down), and is logged with the part's name.
+struct LoggedService: Service {
+    let inner: any Service
+    let logger: Logger
 
     func run() async throws {
         do {
-            try await body(context)
+            try await inner.run()
         } catch is CancellationError {
-            return  // cancelled because shutdown was asked for: a clean stop
+            return
         } catch {
-            context.logger.critical("stopping: \(error)")
+            logger.critical("stopping: \(error)", metadata: ["part": "\(inner)"])
             throw error
         }
     }
 }
 
 public enum ServiceRunner {
-    /// Runs a service until SIGTERM/SIGINT: resolves the configuration, sets up logging, joins the bus (reporting
-    /// `online` on `ke/status/<service>`), runs `body`, and on a signal lets `body` finish its in-flight work before
-    /// the bus connection closes. `body` should return once `gracefulShutdown()` fires (see `untilShutdown`).
-    public static func run(
-        _ identity: ServiceIdentity, options: BaseOptions,
-        body: @escaping @Sendable (ServiceContext) async throws -> Void
-    ) async throws {
-        try await run(identity, options: options, prepare: { $0 }, body: body)
-    }
+    /// How long in-flight work may take to finish after SIGTERM before what is left is cancelled.
+    public static let drainBound: Duration = .seconds(10)
 
-    /// As `run(_:options:body:)`, with `prepare` called before the bus connects: the place to install a bus intake,
-    /// so that messages the broker kept for this service's session are taken by it from the first one on.
+    /// Runs a service until SIGTERM/SIGINT: resolves the configuration, sets up logging, joins the bus (reporting
+    /// `online` on `ke/status/<service>`), then runs the parts `services` returns in ONE ServiceGroup. On a signal the
+    /// parts stop in reverse order: each stops taking new work and finishes what is in flight (within `drainBound`),
+    /// then the bus announces `offline` and closes. `prepare` runs before the bus connects: the place to install a
+    /// bus intake, so that messages the broker kept for this service's session are taken from the first one on.
     public static func run<Prepared: Sendable>(
         _ identity: ServiceIdentity, options: BaseOptions,
         prepare: (ServiceContext) throws -> Prepared,
-        body: @escaping @Sendable (Prepared) async throws -> Void
+        services: @escaping @Sendable (Prepared) async throws -> [any Service]
     ) async throws {
         let config = try ServiceConfig(identity: identity, options: options)
         LogSetup.bootstrap(level: config.logLevel)
@@ -77,19 +127,46 @@ public enum ServiceRunner {
         logger.info("starting", metadata: [
             "side": "\(identity.side.rawValue)", "broker": "\(config.broker)", "data_dir": "\(config.dataDir)",
         ])
-        // Services shut down in reverse order: the body first, then the bus connection it publishes through.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: BusConnection(bus: bus)),
-                    .init(service: ServiceBody(context: context) { _ in try await body(prepared) },
-                          successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                cancellationSignals: [],
-                logger: logger))
-        try await group.run()
+        try bus.start()
+        let parts: [any Service]
+        do {
+            parts = try await services(prepared)
+        } catch {
+            logger.critical("stopping: \(error)")
+            await bus.close()
+            throw error
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: BusConnection(bus: bus))] + parts.map {
+                .init(service: LoggedService(inner: $0, logger: logger),
+                      successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup)
+            },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = drainBound
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
         logger.info("stopped")
+    }
+
+    /// As `run(_:options:prepare:services:)` without a prepare step.
+    public static func run(
+        _ identity: ServiceIdentity, options: BaseOptions,
+        services: @escaping @Sendable (ServiceContext) async throws -> [any Service]
+    ) async throws {
+        try await run(identity, options: options, prepare: { $0 }, services: services)
+    }
+
+    /// For a service whose work is one body that returns once `gracefulShutdown()` fires.
+    public static func run(
+        _ identity: ServiceIdentity, options: BaseOptions,
+        body: @escaping @Sendable (ServiceContext) async throws -> Void
+    ) async throws {
+        try await run(identity, options: options, prepare: { $0 }) { context in
+            [DrainingService(identity.name) { try await body(context) }]
+        }
     }
 
     /// For services with nothing to do but be present: waits until shutdown is requested.

@@ -4,11 +4,12 @@ import EdgeProtocol
 import Foundation
 import Hummingbird
 import HummingbirdTLS
-import Link
+import LinkSecurity
 import Logging
 import NIOCore
 import NIOSSL
 import ServiceKit
+import ServiceLifecycle
 import X509
 
 public enum APIServer: ServiceDescription {
@@ -64,9 +65,9 @@ public struct APIServerCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let apiserver = self.apiserver
-        try await ServiceRunner.run(APIServer.identity, options: options) { context in
-            try await APIServerRuntime(context: context, options: apiserver).run()
-        }
+        try await ServiceRunner.run(APIServer.identity, options: options, services: { context in
+            try APIServerRuntime(context: context, options: apiserver).services()
+        })
     }
 }
 
@@ -91,7 +92,10 @@ public final class APIServerRuntime: Sendable {
             in: dataDir, addresses: ["127.0.0.1", "localhost", options.bindAddress] + options.advertiseAddress)
     }
 
-    public func run() async throws {
+    /// The API server's parts, stopped in reverse order on SIGTERM: the controllers are cancelled, each HTTP
+    /// listener stops accepting and finishes the requests in flight (a request that got its 2xx is stored), then
+    /// the store is closed.
+    public func services() throws -> [any Service] {
         let logger = context.logger
         let server = options.kubeconfigServer
             ?? "https://\(options.bindAddress == "0.0.0.0" ? "127.0.0.1" : options.bindAddress):\(options.securePort)"
@@ -103,39 +107,39 @@ public final class APIServerRuntime: Sendable {
         let secure = APIResponder(core: core, authenticator: Authenticator(tokens: [credentials.token]),
                                   options: handlerOptions, logger: logger)
         let quiet = Self.quiet(logger)
-        let secureApp = Application(
-            responder: secure,
-            server: try .tls(.http1(), tlsConfiguration: try credentials.serverTLS()),
-            configuration: .init(address: .hostname(options.bindAddress, port: options.securePort),
-                                 serverName: "apiserver"),
-            onServerRunning: { _ in
-                logger.info("serving", metadata: ["https": "\(server)", "kubeconfig": "\(kubeconfigPath)"])
-                print("apiserver: serving on \(server); use it with:\n  export KUBECONFIG=\(kubeconfigPath)")
-                fflush(nil)
+        let store = core.store
+        var parts: [any Service] = [
+            DrainingService("store") {
+                try? await gracefulShutdown()
+                store.close()  // last: after every listener has finished its requests
             },
-            logger: quiet)
+            Application(
+                responder: secure,
+                server: try .tls(.http1(), tlsConfiguration: try credentials.serverTLS()),
+                configuration: .init(address: .hostname(options.bindAddress, port: options.securePort),
+                                     serverName: "apiserver"),
+                onServerRunning: { _ in
+                    logger.info("serving", metadata: ["https": "\(server)", "kubeconfig": "\(kubeconfigPath)"])
+                    print("apiserver: serving on \(server); use it with:\n  export KUBECONFIG=\(kubeconfigPath)")
+                    fflush(nil)
+                },
+                logger: quiet),
+        ]
         let insecurePort = options.insecurePort
+        if insecurePort > 0 {
+            let plain = APIResponder(core: core, authenticator: nil, options: handlerOptions, logger: logger)
+            parts.append(Application(
+                responder: plain, server: .http1(),
+                configuration: .init(address: .hostname("127.0.0.1", port: insecurePort), serverName: "apiserver"),
+                onServerRunning: { _ in
+                    logger.info("serving plain HTTP on loopback", metadata: ["port": "\(insecurePort)"])
+                },
+                logger: quiet))
+        }
         let controllers = Controllers(core: core, logger: logger,
                                       reaperInterval: .milliseconds(options.podReaperIntervalMs))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await secureApp.runService() }
-            if insecurePort > 0 {
-                let plain = APIResponder(core: core, authenticator: nil, options: handlerOptions, logger: logger)
-                let plainApp = Application(
-                    responder: plain, server: .http1(),
-                    configuration: .init(address: .hostname("127.0.0.1", port: insecurePort), serverName: "apiserver"),
-                    onServerRunning: { _ in
-                        logger.info("serving plain HTTP on loopback", metadata: ["port": "\(insecurePort)"])
-                    },
-                    logger: quiet)
-                group.addTask { try await plainApp.runService() }
-            }
-            group.addTask { await controllers.run() }
-            group.addTask { await ServiceRunner.untilShutdown() }
-            try await group.next()
-            group.cancelAll()
-        }
-        core.store.close()
+        parts.append(LoopService("controllers") { await controllers.run() })
+        return parts
     }
 
     /// Hummingbird logs every connection at info; ours speak for themselves.

@@ -8,10 +8,12 @@ import Hummingbird
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Link
+import LinkSecurity
 import Logging
 import NIOCore
 import NIOSSL
 import ServiceKit
+import ServiceLifecycle
 import Synchronization
 import X509
 
@@ -97,7 +99,7 @@ public struct CloudHubCommand: AsyncParsableCommand {
             let server = try CloudHubServer(context: context, options: hub)
             context.bus.setIntake { [server] message in server.takeDownstream(message) }
             return server
-        }, body: { server in try await server.run() })
+        }, services: { server in try await server.services() })
     }
 }
 
@@ -121,7 +123,10 @@ public final class CloudHubServer: NodeSessionHost {
         outbox = try DurableQueue(path: context.config.dataDir + "/outbox.db", limit: options.outboxLimit)
     }
 
-    public func run() async throws {
+    /// cloudhub's parts, stopped in reverse order on SIGTERM: the backlog and token refresh are cancelled, the
+    /// websocket server stops accepting and each node's session finishes the frame it is handling (and its ACK) before
+    /// it closes, then the certificate service, then the bus messages already received.
+    public func services() async throws -> [any Service] {
         let addresses = Self.addresses(options.advertiseAddress)
         let serverKey = P256.Signing.PrivateKey()
         let serverCertificate = try ca.issueServerCertificate(key: serverKey, addresses: addresses)
@@ -129,21 +134,16 @@ public final class CloudHubServer: NodeSessionHost {
 
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.subscribe([Topics.toAnyNode])
-
-        let certificateApp = try makeCertificateService(certificate: serverCertificate, key: serverKey)
-        let websocketApp = try makeWebSocketService(certificate: serverCertificate, key: serverKey)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await certificateApp.runService() }
-            group.addTask { try await websocketApp.runService() }
-            group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
-            group.addTask { try await self.refreshTokens() }
-            group.addTask {
+        return [
+            MessageLoopService(context) { _ in },  // ke/node/+/down is taken by the intake; this drains what arrived
+            try makeCertificateService(certificate: serverCertificate, key: serverKey),
+            try makeWebSocketService(certificate: serverCertificate, key: serverKey),
+            LoopService("join token refresh") { try await self.refreshTokens() },
+            LoopService("backlog") {
                 try await self.outbox.publishBacklog(on: self.context.bus, topic: Topics.cloudhubBacklog,
                                                      every: .milliseconds(self.options.backlogIntervalMs))
-            }
-            try await group.next()
-            group.cancelAll()
-        }
+            },
+        ]
     }
 
     /// Writes a new join token to <data-dir>/token (mode 600) and says so.

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Link
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// What a node's session needs from cloudhub, and nothing more.
@@ -42,6 +43,9 @@ final class NodeSession: Sendable {
     private struct State {
         var closed = false
         var lastKeepalive = ContinuousClock.now
+        /// Shutting down: close once the frame being handled (and its ACK) is done.
+        var draining = false
+        var handling = false
     }
 
     init(node: String, host: any NodeSessionHost, outbound: WebSocketOutboundWriter, ackCapable: Bool, peer: String) {
@@ -60,6 +64,15 @@ final class NodeSession: Sendable {
     }
 
     func wake() { wakeupContinuation.yield() }
+
+    /// cloudhub is stopping: take no new frame, finish the one being handled, then close.
+    func drain() {
+        let idle = state.withLock { s -> Bool in
+            s.draining = true
+            return !s.handling
+        }
+        if idle { close(reason: "cloudhub is shutting down") }
+    }
 
     func close(reason: String) {
         let wasOpen = state.withLock { s -> Bool in
@@ -80,12 +93,16 @@ final class NodeSession: Sendable {
             "backlog": "\((try? host.outbox.count(node)) ?? -1)",
         ])
         wake()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.sendLoop() }
-            group.addTask { await self.timerLoop() }
-            await self.readLoop(inbound, maxMessageSize: maxMessageSize)
-            self.close(reason: "connection ended")
-            group.cancelAll()
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.sendLoop() }
+                group.addTask { await self.timerLoop() }
+                await self.readLoop(inbound, maxMessageSize: maxMessageSize)
+                self.close(reason: "connection ended")
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.drain()
         }
         host.unregister(self)
         logger.info("edge disconnected")
@@ -109,7 +126,19 @@ final class NodeSession: Sendable {
                                  metadata: ["reason": "\(error)", "bytes": "\(bytes.count)"])
                     continue
                 }
+                guard state.withLock({ s -> Bool in
+                    s.handling = !s.draining
+                    return s.handling
+                }) else { break }
                 await handleUpstream(message)
+                let draining = state.withLock { s -> Bool in
+                    s.handling = false
+                    return s.draining
+                }
+                if draining {
+                    close(reason: "cloudhub is shutting down")
+                    break
+                }
             }
         } catch {
             logger.warning("link read failed", metadata: ["reason": "\(error)"])

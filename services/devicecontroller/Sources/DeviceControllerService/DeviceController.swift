@@ -42,9 +42,9 @@ public struct DeviceControllerCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let controller = self.controller
-        try await ServiceRunner.run(DeviceController.identity, options: options) { context in
-            try await DeviceControllerServer(context: context, options: controller).run()
-        }
+        try await ServiceRunner.run(DeviceController.identity, options: options, services: { context in
+            try await DeviceControllerServer(context: context, options: controller).services()
+        })
     }
 }
 
@@ -86,24 +86,28 @@ public final class DeviceControllerServer: Sendable {
 
     var kubeconfigPath: String { Kubeconfig.controllerPath(explicit: options.kubeconfig) }
 
-    public func run() async throws {
+    /// devicecontroller's parts, stopped in reverse order on SIGTERM: the watches are cancelled (a restart resumes
+    /// them), then the twin reports already received are written to the API.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.fromAnyNode(.devicecontroller)])
-        // Waiting for the kubeconfig must not hold up a shutdown.
-        let client = try await cancelWhenGracefulShutdown {
-            try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(2))
-        }
-        logger.info("serving", metadata: ["kubeconfig": "\(kubeconfigPath)", "server": "\(client.configuration.server)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.followModels(client) }
-            group.addTask { try await self.followDevices(client) }
-            group.addTask {
-                await self.context.handleMessages { message in try await self.handleUpstream(message, client: client) }
-            }
-            try await group.next()  // the message loop ends on graceful shutdown
-            group.cancelAll()
-        }
+        let client = Eventual<KubeClient>()
+        return [
+            MessageLoopService(context) { message in
+                try await self.handleUpstream(message, client: try await client.value())
+            },
+            LoopService("watch device models") {
+                // Waiting for the kubeconfig must not hold up a shutdown: this is a cancellable part.
+                let connected = try await KubeClient.waitingForKubeconfig(
+                    path: self.kubeconfigPath, logger: self.logger, retry: .seconds(2))
+                self.logger.info("serving", metadata: [
+                    "kubeconfig": "\(self.kubeconfigPath)", "server": "\(connected.configuration.server)"])
+                client.set(connected)
+                try await self.followModels(connected)
+            },
+            LoopService("watch devices") { try await self.followDevices(try await client.value()) },
+        ]
     }
 
 

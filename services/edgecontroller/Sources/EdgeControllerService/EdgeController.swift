@@ -43,9 +43,9 @@ public struct EdgeControllerCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let controller = self.controller
-        try await ServiceRunner.run(EdgeController.identity, options: options) { context in
-            try await EdgeControllerServer(context: context, options: controller).run()
-        }
+        try await ServiceRunner.run(EdgeController.identity, options: options, services: { context in
+            try await EdgeControllerServer(context: context, options: controller).services()
+        })
     }
 }
 
@@ -90,25 +90,25 @@ public final class EdgeControllerServer: Sendable {
 
     var kubeconfigPath: String { Kubeconfig.controllerPath(explicit: options.kubeconfig) }
 
-    public func run() async throws {
+    /// edgecontroller's parts, stopped in reverse order on SIGTERM: the watches and the node monitor are cancelled
+    /// (a restart resumes them with a relist), then the node requests already received are answered.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.fromAnyNode(.edgecontroller), Topics.anyNodeLink])
-        let client = try await cancelWhenGracefulShutdown {
-            try await KubeClient.waitingForKubeconfig(path: self.kubeconfigPath, logger: self.logger, retry: .seconds(1))
-        }
-        logger.info("serving", metadata: ["kubeconfig": "\(kubeconfigPath)", "server": "\(client.configuration.server)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.follow(Self.nodes, client) }
-            group.addTask { try await self.follow(Self.configMaps, client) }
-            group.addTask { try await self.follow(Self.secrets, client) }
-            group.addTask { try await self.follow(Self.pods, client) }
-            group.addTask { try await self.monitorNodes(client) }
-            group.addTask {
-                await self.context.handleMessages { message in try await self.handle(message, client: client) }
-            }
-            try await group.next()  // the message loop ends on graceful shutdown
-            group.cancelAll()
+        let client = Eventual<KubeClient>()
+        return [
+            MessageLoopService(context) { message in try await self.handle(message, client: try await client.value()) },
+            LoopService("node monitor") {
+                let connected = try await KubeClient.waitingForKubeconfig(
+                    path: self.kubeconfigPath, logger: self.logger, retry: .seconds(1))
+                self.logger.info("serving", metadata: [
+                    "kubeconfig": "\(self.kubeconfigPath)", "server": "\(connected.configuration.server)"])
+                client.set(connected)
+                try await self.monitorNodes(connected)
+            },
+        ] + [Self.nodes, Self.configMaps, Self.secrets, Self.pods].map { resource in
+            LoopService("watch \(resource.resource)") { try await self.follow(resource, try await client.value()) }
         }
     }
 

@@ -5,6 +5,7 @@ import EdgeProtocol
 import Foundation
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Synchronization
 
 public enum Edged: ServiceDescription {
@@ -61,9 +62,9 @@ public struct EdgedCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let edged = self.edged
-        try await ServiceRunner.run(Edged.identity, options: options) { context in
-            try await EdgedServer(context: context, options: edged).run()
-        }
+        try await ServiceRunner.run(Edged.identity, options: options, services: { context in
+            try await EdgedServer(context: context, options: edged).services()
+        })
     }
 }
 
@@ -80,9 +81,9 @@ public final class EdgedServer: Sendable {
     let cloudConnected = Mutex(false)
     let registered = Mutex(false)
     /// Wakes the sync loop when the desired pods change.
-    let podsChanged = Wakeup()
+    let podsChanged = WakeSignal()
     /// Wakes the node loop when the link comes or goes.
-    let linkChanged = Wakeup()
+    let linkChanged = WakeSignal()
 
     public init(context: ServiceContext, options: EdgedOptions) throws {
         self.context = context
@@ -98,20 +99,24 @@ public final class EdgedServer: Sendable {
             backoffInitial: options.restartBackoffSeconds, backoffMax: options.restartBackoffMaxSeconds), logger: context.logger)
     }
 
-    public func run() async throws {
+    /// edged's parts, stopped in reverse order on SIGTERM: the pod and node loops are cancelled (pods keep running,
+    /// as with kubelet), the messages already received are handled, then the runtime connection closes.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.edgedIn, Topics.hubLink])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.cri.run() }
-            group.addTask {
-                await self.context.handleMessages { message in try await self.handle(message) }
-            }
-            group.addTask { try await self.work() }
-            try await group.next()  // the message loop ends on graceful shutdown
-            self.cri.shutdown()
-            group.cancelAll()
-        }
+        let cri = self.cri
+        return [
+            DrainingService("runtime connection") {
+                try await withGracefulShutdownHandler {
+                    try await cri.run()
+                } onGracefulShutdown: {
+                    cri.shutdown()
+                }
+            },
+            MessageLoopService(context) { message in try await self.handle(message) },
+            LoopService("pods and node") { try await self.work() },
+        ]
     }
 
     /// Runtime first, then the pods meta has (autonomy: no cloud needed), then the node and the pod loop.
@@ -259,57 +264,6 @@ public final class EdgedServer: Sendable {
                                                    resource: "kube-node-lease/lease/\(context.nodeName)", content: content)
         else { return false }
         return MetaClient.failure(in: answer) == nil
-    }
-}
-
-/// A wake-up call that is not lost when it comes before the wait: `wait` returns at the first `signal` since the
-/// last wait, or after the timeout.
-final class Wakeup: Sendable {
-    struct State {
-        var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-        var generation = 0
-    }
-
-    let state = Mutex(State())
-
-    func signal() {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard let waiter = state.waiter else {
-                state.pending = true
-                return nil
-            }
-            state.waiter = nil
-            return waiter
-        }
-        waiter?.resume()
-    }
-
-    func wait(timeout: Duration) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let generation: Int? = state.withLock { state in
-                if state.pending {
-                    state.pending = false
-                    return nil
-                }
-                state.generation += 1
-                state.waiter = continuation
-                return state.generation
-            }
-            guard let generation else {
-                continuation.resume()
-                return
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                let waiter: CheckedContinuation<Void, Never>? = self.state.withLock { state in
-                    guard state.generation == generation, let waiter = state.waiter else { return nil }
-                    state.waiter = nil
-                    return waiter
-                }
-                waiter?.resume()
-            }
-        }
     }
 }
 

@@ -4,6 +4,7 @@ import EdgeProtocol
 import Foundation
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Store
 import Synchronization
 
@@ -43,9 +44,9 @@ public struct EventBusCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let eventbus = self.eventbus
-        try await ServiceRunner.run(EventBus.identity, options: options) { context in
-            try await EventBusServer(context: context, options: eventbus).run()
-        }
+        try await ServiceRunner.run(EventBus.identity, options: options, services: { context in
+            try await EventBusServer(context: context, options: eventbus).services()
+        })
     }
 }
 
@@ -77,7 +78,9 @@ public final class EventBusServer: Sendable {
 
     var devices: BusClient { deviceBus ?? context.bus }
 
-    public func run() async throws {
+    /// eventbus's parts, stopped in reverse order on SIGTERM: the edge bus messages already received, then those of
+    /// the device broker.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         if let deviceBus {
@@ -90,18 +93,22 @@ public final class EventBusServer: Sendable {
         logger.info("serving", metadata: [
             "device_broker": "\(options.deviceBroker ?? "the edge bus")", "dynamic_subscriptions": "\(dynamic.count)",
         ])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.context.handleMessages { message in try await self.handle(message, fromDevices: self.deviceBus == nil) } }
-            if let deviceBus {
-                group.addTask {
+        var parts: [any Service] = []
+        if let deviceBus {
+            // First, so that it stops last: the external device broker's messages already received are handled.
+            parts.append(DrainingService("device broker") {
+                await withGracefulShutdownHandler {
                     for await message in deviceBus.messages { await self.handleSafely(message, fromDevices: true) }
+                } onGracefulShutdown: {
+                    deviceBus.finishReceiving()
                 }
-            }
-            try await group.next()  // the edge bus loop ends on graceful shutdown
-            deviceBus?.finishReceiving()
-            group.cancelAll()
+                await deviceBus.close()
+            })
         }
-        await deviceBus?.close()
+        parts.append(MessageLoopService(context) { message in
+            try await self.handle(message, fromDevices: self.deviceBus == nil)
+        })
+        return parts
     }
 
     private func handleSafely(_ message: BusMessage, fromDevices: Bool) async {

@@ -4,6 +4,7 @@ import Crypto
 import EdgeProtocol
 import Foundation
 import Link
+import LinkSecurity
 import Logging
 import NIOCore
 import NIOSSL
@@ -92,10 +93,7 @@ public struct HubCommand: AsyncParsableCommand {
             let client = try HubClient(context: context, options: hub)
             context.bus.setIntake { [client] message in client.takeUpstream(message) }
             return client
-        }, body: { client in
-            // The link, its queues and bootstrap retries hold no work that a restart would lose: stop at once.
-            try await cancelWhenGracefulShutdown { try await client.run() }
-        })
+        }, services: { client in client.services() })
     }
 }
 
@@ -161,25 +159,33 @@ public final class HubClient: Sendable {
         return (host, text.contains(":") ? port : defaultPort)
     }
 
-    public func run() async throws {
+    /// hub's parts, stopped in reverse order on SIGTERM: the backlog, certificate renewal and the link are cancelled
+    /// (nothing in them is lost: the queue is durable), then the bus messages already received are finished.
+    public func services() -> [any Service] {
+        [
+            MessageLoopService(context) { _ in },  // ke/up is taken by the intake; this drains what arrived
+            LoopService("cloud link") { try await self.runLink() },
+            LoopService("certificate renewal") {
+                while self.identity.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(200)) }
+                try await self.rotationLoop()
+            },
+            LoopService("backlog") {
+                let facts = self.linkFacts
+                try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2),
+                                                       extra: { ["unroutable": facts.unroutable.withLock { $0 }] })
+            },
+        ]
+    }
+
+    /// The certificate (stored, or from the token), then the link with reconnects.
+    func runLink() async throws {
         let loaded = try await loadOrBootstrapIdentity()
         identity.withLock { $0 = loaded }
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.publish(Topics.hubLink, "disconnected", retain: true)
         try await context.bus.subscribe([Topics.up])
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await self.context.handleMessages { _ in } }  // ends on graceful shutdown
-                group.addTask { try await self.connectLoop() }
-                group.addTask { try await self.rotationLoop() }
-                group.addTask {
-                    let facts = self.linkFacts
-                    try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2),
-                                                           extra: { ["unroutable": facts.unroutable.withLock { $0 }] })
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            try await connectLoop()
         } catch {
             // Stopped by cancellation (SIGTERM) or a failure: the edge must still learn that the cloud is gone.
             await setConnected(false)

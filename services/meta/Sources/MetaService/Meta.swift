@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Synchronization
 
 public enum Meta: ServiceDescription {
@@ -36,9 +37,9 @@ public struct MetaCommand: AsyncParsableCommand {
     public func run() async throws {
         let timeout = remoteQueryTimeoutMs
         let address = metaServerAddress
-        try await ServiceRunner.run(Meta.identity, options: options) { context in
-            try await MetaServer(context: context, remoteQueryTimeoutMillis: timeout, apiAddress: address).run()
-        }
+        try await ServiceRunner.run(Meta.identity, options: options, services: { context in
+            try await MetaServer(context: context, remoteQueryTimeoutMillis: timeout, apiAddress: address).services()
+        })
     }
 }
 
@@ -65,30 +66,27 @@ public final class MetaServer: Sendable {
         core = Mutex(Core(engine: MetaEngine(store: store, remoteQueryTimeoutMillis: remoteQueryTimeoutMillis)))
     }
 
-    public func run() async throws {
+    /// meta's parts, stopped in reverse order on SIGTERM: the query timer is cancelled, MetaServer finishes its
+    /// requests, then the message being stored (and those already received) is finished and ACKed.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.down(.meta), Topics.metaIn, Topics.hubLink])
         let objects = try core.withLock { try $0.engine.store.count() }
         logger.info("serving", metadata: ["objects": "\(objects)"])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            if let (host, port) = Self.split(apiAddress) {
-                group.addTask { try await self.serveAPI(host: host, port: port) }
-            }
-            group.addTask {
-                // Overdue remote queries are answered locally.
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(500))
-                    let outputs = try self.core.withLock { try $0.engine.expire(now: Message.nowMillis()) }
-                    try await self.publish(outputs)
-                }
-            }
-            group.addTask {
-                await self.context.handleMessages { message in try await self.handle(message) }
-            }
-            try await group.next()
-            group.cancelAll()
+        var parts: [any Service] = [MessageLoopService(context) { message in try await self.handle(message) }]
+        if let (host, port) = Self.split(apiAddress) {
+            parts.append(DrainingService("metaserver") { try await self.serveAPI(host: host, port: port) })
         }
+        parts.append(LoopService("remote query timer") {
+            // Overdue remote queries are answered locally.
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(500))
+                let outputs = try self.core.withLock { try $0.engine.expire(now: Message.nowMillis()) }
+                try await self.publish(outputs)
+            }
+        })
+        return parts
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -111,7 +109,7 @@ public final class MetaServer: Sendable {
         let app = Application(router: api.router(), configuration: .init(address: .hostname(host, port: port)), logger: logger)
         self.logger.info("metaserver listening", metadata: ["address": "\(host):\(port)"])
         do {
-            try await app.runService()
+            try await app.run()
         } catch {
             // Without its read API meta still does its main work: say so and carry on.
             self.logger.error("metaserver is off: \(error)", metadata: ["address": "\(host):\(port)"])

@@ -4,6 +4,7 @@ import EdgeProtocol
 import Foundation
 import Logging
 import ServiceKit
+import ServiceLifecycle
 import Store
 import Synchronization
 
@@ -27,9 +28,9 @@ public struct TwinCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        try await ServiceRunner.run(Twin.identity, options: options) { context in
-            try await TwinServer(context: context).run()
-        }
+        try await ServiceRunner.run(Twin.identity, options: options, services: { context in
+            try await TwinServer(context: context).services()
+        })
     }
 }
 
@@ -70,14 +71,15 @@ public final class TwinServer: Sendable {
         core = Mutex(Core(engine: engine, db: db))
     }
 
-    public func run() async throws {
+    /// twin's one part: its bus messages, those already received finished on SIGTERM.
+    public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
         try await bus.subscribe([Topics.twinIn, Topics.down(.twin), Topics.twinSpecs, Topics.hubLink])
         try await republishAllSpecs()
         let devices = core.withLock { $0.engine.devices().count }
         logger.info("serving", metadata: ["devices": "\(devices)"])
-        await context.handleMessages { message in try await self.handle(message) }
+        return [MessageLoopService(context) { message in try await self.handle(message) }]
     }
 
     func handle(_ message: BusMessage) async throws {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import LinkSecurity
 
 /// One HTTPS request and its whole response: what hub's certificate bootstrap needs (KubeEdge's `/edge.crt` is a GET
 /// with a body, which general-purpose clients dislike).

@@ -239,7 +239,7 @@ public enum PKI {
     }
 
     /// IPv4 dotted quad or IPv6 text → network bytes; nil for a DNS name.
-    static func ipAddressBytes(_ text: String) -> [UInt8]? {
+    public static func ipAddressBytes(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             return withUnsafeBytes(of: &v4) { Array($0) }

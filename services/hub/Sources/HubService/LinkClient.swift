@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import LinkSecurity
 import NIOWebSocket
 
 /// The websocket client side of the link (hub, and tests acting as an edgecore).
