@@ -40,6 +40,16 @@ public final class APIServerProcess: Sendable {
         _ = await child.waitForExit(timeout: 10)
     }
 
+    /// SIGTERM, then the exit code (nil when it did not exit within `timeout`) and how long the exit took.
+    public func terminate(timeout: Double = 20) async -> (status: Int32?, seconds: Double) {
+        guard let child = process.value else { return (nil, 0) }
+        let started = ContinuousClock.now
+        child.signal(SIGTERM)
+        let status = await child.waitForExit(timeout: timeout)
+        let elapsed = ContinuousClock.now - started
+        return (status, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
     public func stop() async {
         if let child = process.value {
             child.signal(SIGTERM)

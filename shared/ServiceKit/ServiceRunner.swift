@@ -2,6 +2,7 @@ import Bus
 import EdgeProtocol
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// What a service gets to do its work.
 public struct ServiceContext: Sendable {
@@ -26,6 +27,8 @@ struct BusConnection: Service {
     let bus: BusClient
 
     func run() async throws {
+        // Started here, once the group handles signals: `online` is never announced by a process SIGTERM would kill.
+        try bus.start()
         try? await gracefulShutdown()
         await bus.close()
     }
@@ -103,6 +106,40 @@ struct LoggedService: Service {
     }
 }
 
+final class GroupHolder: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+    func set(_ value: ServiceGroup) { group.withLock { $0 = value } }
+    func get() -> ServiceGroup? { group.withLock { $0 } }
+}
+
+/// Builds the service's parts (waiting for what they need, cancellable by SIGTERM), adds them to the group, then
+/// stays until shutdown: the parts, added after it, stop before it.
+struct Starter: Service {
+    let build: @Sendable () async throws -> [any Service]
+    let holder: GroupHolder
+    let logger: Logger
+
+    func run() async throws {
+        let parts: [any Service]
+        do {
+            parts = try await cancelWhenGracefulShutdown { try await build() }
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.critical("stopping: \(error)")
+            throw error
+        }
+        guard let group = holder.get() else { return }
+        for part in parts {
+            await group.addServiceUnlessShutdown(.init(
+                service: LoggedService(inner: part, logger: logger),
+                successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        try? await gracefulShutdown()
+    }
+}
+
 public enum ServiceRunner {
     /// How long in-flight work may take to finish after SIGTERM before what is left is cancelled.
     public static let drainBound: Duration = .seconds(10)
@@ -127,27 +164,23 @@ public enum ServiceRunner {
         logger.info("starting", metadata: [
             "side": "\(identity.side.rawValue)", "broker": "\(config.broker)", "data_dir": "\(config.dataDir)",
         ])
-        try bus.start()
-        let parts: [any Service]
-        do {
-            parts = try await services(prepared)
-        } catch {
-            logger.critical("stopping: \(error)")
-            await bus.close()
-            throw error
-        }
+        // The parts are built by a starter inside the group, so that SIGTERM is handled from the first moment on
+        // (a service waiting for its broker or its kubeconfig stops cleanly too).
+        let holder = GroupHolder()
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: BusConnection(bus: bus))] + parts.map {
-                .init(service: LoggedService(inner: $0, logger: logger),
-                      successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup)
-            },
+            services: [
+                .init(service: BusConnection(bus: bus)),
+                .init(service: Starter(build: { try await services(prepared) }, holder: holder, logger: logger),
+                      successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger)
         configuration.maximumGracefulShutdownDuration = drainBound
         configuration.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: configuration).run()
+        let group = ServiceGroup(configuration: configuration)
+        holder.set(group)
+        try await group.run()
         logger.info("stopped")
     }
 

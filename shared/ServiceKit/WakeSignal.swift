@@ -54,24 +54,22 @@ public final class WakeSignal: Sendable {
     }
 }
 
-/// A value that parts of a service wait for until another part has it (a client once its kubeconfig exists).
+/// A value that parts of a service wait for until another part has it (a client once its kubeconfig exists). Any
+/// number of tasks may wait.
 public final class Eventual<Value: Sendable>: Sendable {
     private let state = Mutex<Value?>(nil)
-    private let arrived = WakeSignal()
 
     public init() {}
 
     public func set(_ value: Value) {
         state.withLock { $0 = value }
-        arrived.signal()
     }
 
     /// The value, once set; throws `CancellationError` when cancelled first.
     public func value() async throws -> Value {
         while true {
             if let value = state.withLock({ $0 }) { return value }
-            try Task.checkCancellation()
-            await arrived.wait(timeout: .milliseconds(200))
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 }

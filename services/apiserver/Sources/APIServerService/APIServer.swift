@@ -138,6 +138,12 @@ public final class APIServerRuntime: Sendable {
         }
         let controllers = Controllers(core: core, logger: logger,
                                       reaperInterval: .milliseconds(options.podReaperIntervalMs))
+        parts.append(DrainingService("watches") {
+            // After the listeners, so that it stops before them: open watches end (clients re-watch from their
+            // resourceVersion), and the listeners then finish the other requests.
+            try? await gracefulShutdown()
+            store.hub.close()
+        })
         parts.append(LoopService("controllers") { await controllers.run() })
         return parts
     }

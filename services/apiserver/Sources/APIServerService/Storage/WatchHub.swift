@@ -28,6 +28,8 @@ final class WatchHub: Sendable {
         var waiters: [UInt64: Waiter] = [:]
         /// Waits cancelled before their continuation was registered.
         var cancelled: Set<UInt64> = []
+        /// The server is stopping: every watch ends.
+        var closed = false
     }
 
     private let state: Mutex<State>
@@ -38,6 +40,18 @@ final class WatchHub: Sendable {
 
     /// The newest revision published.
     var revision: Int64 { state.withLock { $0.revision } }
+
+    var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Ends every watch, parked or not (graceful shutdown: watches would otherwise hold the listeners open).
+    func close() {
+        let parked: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.closed = true
+            defer { state.waiters = [:] }
+            return state.waiters.values.map(\.continuation)
+        }
+        for continuation in parked { continuation.resume() }
+    }
 
     /// Number of parked watchers (for tests and metrics).
     var parkedCount: Int { state.withLock { $0.waiters.count } }
@@ -65,7 +79,7 @@ final class WatchHub: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state in
-                    if state.cancelled.remove(id) != nil || state.revision > rv { return true }
+                    if state.closed || state.cancelled.remove(id) != nil || state.revision > rv { return true }
                     state.waiters[id] = Waiter(after: rv, continuation: continuation)
                     return false
                 }
@@ -135,7 +149,7 @@ public struct WatchStream: AsyncSequence, Sendable {
                     delivered()
                     return event
                 }
-                if Task.isCancelled { return nil }
+                if Task.isCancelled || stream.store.hub.isClosed { return nil }
                 let batch: (events: [Event], scannedThrough: Int64)
                 do {
                     batch = try stream.store.read(
