@@ -93,6 +93,7 @@ var targets: [Target] = [
         dependencies: [
             "Bus", "EdgeProtocol", "Store",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "shared/Link", swiftSettings: swiftSettings),
     // Certificates and TLS settings of the link and the API server: the cloud CA, join tokens, edge identities,
@@ -181,7 +182,7 @@ var targets: [Target] = [
                        .product(name: "Yams", package: "Yams")],
         path: "Tests/TestSupport", swiftSettings: swiftSettings),
     .testTarget(
-        name: "EdgeProtocolTests", dependencies: ["EdgeProtocol"],
+        name: "EdgeProtocolTests", dependencies: ["EdgeProtocol", "TestSupport"],
         path: "Tests/EdgeProtocolTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "BusTests",

@@ -18,3 +18,25 @@ func http(_ method: String, _ url: String, body: String? = nil, contentType: Str
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
+
+/// Concurrent writers creating 512-byte configmaps through the plain port until one is refused (the server went away)
+/// or each has written `each`: the names answered 201, and the task to await.
+func burstOfCreates(_ server: APIServerProcess, writers: Int, each: Int) -> (Watched<Set<String>>, Task<Void, Never>) {
+    let acknowledged = Watched<Set<String>>([])
+    let task = Task {
+        await withTaskGroup(of: Void.self) { group in
+            for writer in 0..<writers {
+                group.addTask {
+                    for index in 0..<each {
+                        let name = "w\(writer)-\(index)"
+                        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"payload":"\#(String(repeating: "x", count: 512))"}}"#
+                        guard let result = try? await http("POST", server.insecureURL + "/api/v1/namespaces/default/configmaps", body: body),
+                              result.status == 201 else { return }
+                        acknowledged.update { $0.insert(name) }
+                    }
+                }
+            }
+        }
+    }
+    return (acknowledged, task)
+}

@@ -11,22 +11,7 @@ struct APIServerGracefulShutdownTests {
     func sigtermDuringCreates() async throws {
         let server = try await APIServerProcess()
         defer { Task { await server.stop() } }
-        let acknowledged = Watched<Set<String>>([])
-        let writers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for writer in 0..<6 {
-                    group.addTask {
-                        for index in 0..<2000 {
-                            let name = "w\(writer)-\(index)"
-                            let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"payload":"\#(String(repeating: "x", count: 512))"}}"#
-                            guard let result = try? await http("POST", server.insecureURL + "/api/v1/namespaces/default/configmaps", body: body),
-                                  result.status == 201 else { return }
-                            acknowledged.update { $0.insert(name) }
-                        }
-                    }
-                }
-            }
-        }
+        let (acknowledged, writers) = burstOfCreates(server, writers: 6, each: 2000)
         try await acknowledged.wait(timeout: 60, "100 acknowledged creates") { $0.count >= 100 }
         let (status, seconds) = await server.terminate()
         await writers.value

@@ -368,23 +368,8 @@ struct KubectlTests {
     @Test func dataSurvivesSIGKILLMidWrite() async throws {
         let server = try await APIServerProcess()
         defer { Task { await server.stop() } }
-        let acknowledged = Watched<Set<String>>([])
         // Writers keep creating configmaps while the server is killed under them.
-        let writers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for writer in 0..<4 {
-                    group.addTask {
-                        for index in 0..<1000 {
-                            let name = "w\(writer)-\(index)"
-                            let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)"},"data":{"payload":"\#(String(repeating: "x", count: 512))"}}"#
-                            guard let result = try? await http("POST", server.insecureURL + "/api/v1/namespaces/default/configmaps", body: body),
-                                  result.status == 201 else { return }
-                            acknowledged.update { $0.insert(name) }
-                        }
-                    }
-                }
-            }
-        }
+        let (acknowledged, writers) = burstOfCreates(server, writers: 4, each: 1000)
         try await acknowledged.wait(timeout: 60, "50 acknowledged writes") { $0.count >= 50 }
         await server.kill()
         await writers.value

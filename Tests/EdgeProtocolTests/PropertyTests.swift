@@ -1,4 +1,5 @@
 import EdgeProtocol
+import TestSupport
 import Foundation
 import Testing
 

@@ -1,23 +1,12 @@
 import Link
 import Testing
+import TestSupport
 
 /// The link's delivery window without sockets: a simulated lossy network between a sender driving `DeliveryWindow`
 /// and a receiver that drops duplicates by id and acknowledges.
 @Suite("Delivery window")
 struct DeliveryWindowTests {
     typealias Item = DeliveryWindow.Item
-
-    /// A small deterministic generator, so that a failing seed can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// One run: `count` messages over `keys` objects, with the given odds of losing a frame, duplicating it, and
     /// reconnecting. Returns the first-delivery order per key and the dead letters.
@@ -29,7 +18,7 @@ struct DeliveryWindowTests {
 
     static func simulate(seed: UInt64, count: Int, keys: Int, loss: Double, duplicate: Double, reconnect: Double,
                          maxSends: Int = 1000, window: Int = 8) -> Run {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         let clockStart = ContinuousClock.now
         var now = clockStart
         var sender = DeliveryWindow(policy: .init(window: window, resendAfter: .milliseconds(100),

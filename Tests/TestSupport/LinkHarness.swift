@@ -73,7 +73,7 @@ public final class LinkHarness: Sendable {
             BusConfiguration(endpoint: try BusEndpoint(parsing: broker.address), clientID: id),
             logger: Logger(label: id))
         try client.start()
-        try await client.waitUntilConnected()
+        try await client.waitUntilConnected(timeout: .seconds(30))  // generous: the whole suite runs in parallel on 2 cores
         return client
     }
 

@@ -34,42 +34,40 @@ struct BusConnection: Service {
     }
 }
 
-/// A long-running part with nothing in flight worth finishing (timers, reconnect loops, watches that resume from
-/// their cursor): cancelled when the group shuts down. A `CancellationError` then is a clean stop.
-public struct LoopService: Service, CustomStringConvertible {
+/// A long-running part of a service. `.loop`: nothing in flight worth finishing (timers, reconnect loops,
+/// watches that resume from their cursor), cancelled when the group shuts down. `.draining`: watches
+/// `gracefulShutdown()` itself and finishes its in-flight work. Either way a `CancellationError` is a clean stop.
+public struct PartService: Service, CustomStringConvertible {
+    public enum Stop: Sendable { case cancel, drain }
     public let description: String
+    let stop: Stop
     let body: @Sendable () async throws -> Void
 
-    public init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
+    public init(_ name: String, stop: Stop, _ body: @escaping @Sendable () async throws -> Void) {
         description = name
+        self.stop = stop
         self.body = body
     }
 
     public func run() async throws {
         do {
-            try await cancelWhenGracefulShutdown { try await body() }
+            switch stop {
+            case .cancel: try await cancelWhenGracefulShutdown { try await body() }
+            case .drain: try await body()
+            }
         } catch is CancellationError {
             return
         }
     }
 }
 
-/// A part that finishes its own in-flight work on graceful shutdown (it watches `gracefulShutdown()` itself).
-public struct DrainingService: Service, CustomStringConvertible {
-    public let description: String
-    let body: @Sendable () async throws -> Void
-
-    public init(_ name: String, _ body: @escaping @Sendable () async throws -> Void) {
-        description = name
-        self.body = body
+extension PartService {
+    public static func loop(_ name: String, _ body: @escaping @Sendable () async throws -> Void) -> PartService {
+        PartService(name, stop: .cancel, body)
     }
 
-    public func run() async throws {
-        do {
-            try await body()
-        } catch is CancellationError {
-            return
-        }
+    public static func draining(_ name: String, _ body: @escaping @Sendable () async throws -> Void) -> PartService {
+        PartService(name, stop: .drain, body)
     }
 }
 
@@ -198,7 +196,7 @@ public enum ServiceRunner {
         body: @escaping @Sendable (ServiceContext) async throws -> Void
     ) async throws {
         try await run(identity, options: options, prepare: { $0 }) { context in
-            [DrainingService(identity.name) { try await body(context) }]
+            [PartService.draining(identity.name) { try await body(context) }]
         }
     }
 

@@ -109,7 +109,7 @@ public final class APIServerRuntime: Sendable {
         let quiet = Self.quiet(logger)
         let store = core.store
         var parts: [any Service] = [
-            DrainingService("store") {
+            PartService.draining("store") {
                 try? await gracefulShutdown()
                 store.close()  // last: after every listener has finished its requests
             },
@@ -138,13 +138,13 @@ public final class APIServerRuntime: Sendable {
         }
         let controllers = Controllers(core: core, logger: logger,
                                       reaperInterval: .milliseconds(options.podReaperIntervalMs))
-        parts.append(DrainingService("watches") {
+        parts.append(PartService.draining("watches") {
             // After the listeners, so that it stops before them: open watches end (clients re-watch from their
             // resourceVersion), and the listeners then finish the other requests.
             try? await gracefulShutdown()
             store.hub.close()
         })
-        parts.append(LoopService("controllers") { await controllers.run() })
+        parts.append(PartService.loop("controllers") { await controllers.run() })
         return parts
     }
 

@@ -59,22 +59,12 @@ public struct CloudHubOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
     public var maxMessageSize = 16 << 20
 
-    @Option(name: .customLong("resend-after-ms"),
-            help: "An unacknowledged message is sent again after this long, then after twice as long each time (at most 60 s).")
-    public var resendAfterMs = 5000
-
-    @Option(name: .customLong("max-sends"),
-            help: "Sends of an unacknowledged message before it is moved to the node's dead letters (its object's next message then goes).")
-    public var maxSends = 10
+    @OptionGroup public var delivery: DeliveryOptions
 
     @Flag(name: .customLong("upstream-acks"), inversion: .prefixedNo,
           help: "Agree to our hub's acknowledgement extension (X-KubeEdge-Swift-Ack); --no-upstream-acks behaves as KubeEdge's cloudcore.")
     public var upstreamAcks = true
 
-    var deliveryPolicy: DeliveryWindow.Policy {
-        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMs),
-                              maxResendInterval: .seconds(60), maxSends: maxSends)
-    }
 
     public init() {}
 }
@@ -138,8 +128,8 @@ public final class CloudHubServer: NodeSessionHost {
             MessageLoopService(context) { _ in },  // ke/node/+/down is taken by the intake; this drains what arrived
             try makeCertificateService(certificate: serverCertificate, key: serverKey),
             try makeWebSocketService(certificate: serverCertificate, key: serverKey),
-            LoopService("join token refresh") { try await self.refreshTokens() },
-            LoopService("backlog") {
+            PartService.loop("join token refresh") { try await self.refreshTokens() },
+            PartService.loop("backlog") {
                 try await self.outbox.publishBacklog(on: self.context.bus, topic: Topics.cloudhubBacklog,
                                                      every: .milliseconds(self.options.backlogIntervalMs))
             },
@@ -238,7 +228,7 @@ public final class CloudHubServer: NodeSessionHost {
     // MARK: what node sessions need
 
     var keepaliveTimeout: Duration { .seconds(options.keepaliveTimeout) }
-    var deliveryPolicy: DeliveryWindow.Policy { options.deliveryPolicy }
+    var deliveryPolicy: DeliveryWindow.Policy { options.delivery.policy }
 
     func forward(_ message: Message, from node: String, to module: CloudModule) async throws {
         guard firstSighting(of: message.header.id, from: node) else { return }

@@ -97,7 +97,7 @@ public final class DeviceControllerServer: Sendable {
             MessageLoopService(context) { message in
                 try await self.handleUpstream(message, client: try await client.value())
             },
-            LoopService("watch device models") {
+            PartService.loop("watch device models") {
                 // Waiting for the kubeconfig must not hold up a shutdown: this is a cancellable part.
                 let connected = try await KubeClient.waitingForKubeconfig(
                     path: self.kubeconfigPath, logger: self.logger, retry: .seconds(2))
@@ -106,7 +106,7 @@ public final class DeviceControllerServer: Sendable {
                 client.set(connected)
                 try await self.followModels(connected)
             },
-            LoopService("watch devices") { try await self.followDevices(try await client.value()) },
+            PartService.loop("watch devices") { try await self.followDevices(try await client.value()) },
         ]
     }
 

@@ -99,7 +99,7 @@ public final class EdgeControllerServer: Sendable {
         let client = Eventual<KubeClient>()
         return [
             MessageLoopService(context) { message in try await self.handle(message, client: try await client.value()) },
-            LoopService("node monitor") {
+            PartService.loop("node monitor") {
                 let connected = try await KubeClient.waitingForKubeconfig(
                     path: self.kubeconfigPath, logger: self.logger, retry: .seconds(1))
                 self.logger.info("serving", metadata: [
@@ -108,7 +108,7 @@ public final class EdgeControllerServer: Sendable {
                 try await self.monitorNodes(connected)
             },
         ] + [Self.nodes, Self.configMaps, Self.secrets, Self.pods].map { resource in
-            LoopService("watch \(resource.resource)") { try await self.follow(resource, try await client.value()) }
+            PartService.loop("watch \(resource.resource)") { try await self.follow(resource, try await client.value()) }
         }
     }
 

@@ -107,7 +107,7 @@ public final class EdgedServer: Sendable {
         try await bus.subscribe([Topics.edgedIn, Topics.hubLink])
         let cri = self.cri
         return [
-            DrainingService("runtime connection") {
+            PartService.draining("runtime connection") {
                 try await withGracefulShutdownHandler {
                     try await cri.run()
                 } onGracefulShutdown: {
@@ -115,7 +115,7 @@ public final class EdgedServer: Sendable {
                 }
             },
             MessageLoopService(context) { message in try await self.handle(message) },
-            LoopService("pods and node") { try await self.work() },
+            PartService.loop("pods and node") { try await self.work() },
         ]
     }
 
@@ -202,8 +202,8 @@ public final class EdgedServer: Sendable {
                 switch report {
                 case .status(let namespace, let name, let uid, let status):
                     let patch: JSONValue = ["metadata": ["uid": .string(uid)], "status": status]
-                    try await meta.send(operation: "patch", resource: "\(namespace)/podpatch/\(name)",
-                                        content: RawJSON(string: String(decoding: try patch.serialized(), as: UTF8.self)))
+                    reportStatus(namespace: namespace, name: name, uid: uid,
+                                 content: RawJSON(string: String(decoding: try patch.serialized(), as: UTF8.self)))
                 case .deleted(let namespace, let name, let uid):
                     let options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
                                               "preconditions": ["uid": .string(uid)]]
@@ -212,6 +212,24 @@ public final class EdgedServer: Sendable {
             }
             // Next pass after the sync period, or at once when the desired pods change.
             await podsChanged.wait(timeout: .milliseconds(options.syncMs))
+        }
+    }
+
+    /// Sends a pod's status (hub queues it durably while offline). When the cloud answers that it could not apply it
+    /// (its API server was down, say), the status is reported again on a later pass, as kubelet's status manager
+    /// retries: a status change is never lost to one failed patch.
+    func reportStatus(namespace: String, name: String, uid: String, content: RawJSON) {
+        let (meta, worker, logger, podsChanged) = (self.meta, self.worker, self.logger, self.podsChanged)
+        Task {
+            guard let answer = try? await meta.request(operation: "patch", resource: "\(namespace)/podpatch/\(name)",
+                                                       content: content, timeout: .seconds(120)),
+                  let failure = MetaClient.failure(in: answer) else { return }
+            logger.warning("the cloud did not take a pod status; reporting it again", metadata: [
+                "pod": "\(namespace)/\(name)", "reason": "\(failure)",
+            ])
+            try? await Task.sleep(for: .seconds(2))
+            await worker.forgetReportedStatus(uid: uid)
+            podsChanged.signal()
         }
     }
 

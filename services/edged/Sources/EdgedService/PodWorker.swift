@@ -156,6 +156,11 @@ actor PodWorker {
         return .status(namespace: PodConfig.namespace(pod), name: PodConfig.name(pod), uid: uid, status: status)
     }
 
+    /// The next pass reports the pod's status again, changed or not (the last report was refused).
+    func forgetReportedStatus(uid: String) {
+        records[uid]?.lastStatus = nil
+    }
+
     /// Keeps the newest desired pod (it may have changed during the pass) with this pass's runtime state.
     func store(_ record: PodRecord, uid: String) {
         guard let current = records[uid] else { return }

@@ -96,7 +96,7 @@ public final class EventBusServer: Sendable {
         var parts: [any Service] = []
         if let deviceBus {
             // First, so that it stops last: the external device broker's messages already received are handled.
-            parts.append(DrainingService("device broker") {
+            parts.append(PartService.draining("device broker") {
                 await withGracefulShutdownHandler {
                     for await message in deviceBus.messages { await self.handleSafely(message, fromDevices: true) }
                 } onGracefulShutdown: {

@@ -51,22 +51,13 @@ public struct HubOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("max-message-size"), help: "Largest websocket message accepted, in bytes.")
     public var maxMessageSize = 16 << 20
 
-    @Option(name: .customLong("resend-after-ms"),
-            help: "With a cloud that acknowledges: an unacknowledged message is sent again after this long, doubling up to 60 s.")
-    public var resendAfterMs = 5000
-
-    @Option(name: .customLong("max-sends"),
-            help: "With a cloud that acknowledges: sends of a message before it is moved to the dead letters.")
-    public var maxSends = 10
+    /// Used only with a cloud that acknowledges (our cloudhub).
+    @OptionGroup public var delivery: DeliveryOptions
 
     @Option(name: .customLong("cert-renew-before-seconds"),
             help: "Renew the edge certificate this long before it expires (at the latest half-way through what is left).")
     public var certRenewBeforeSeconds = 30 * 86400
 
-    public var deliveryPolicy: DeliveryWindow.Policy {
-        DeliveryWindow.Policy(window: 64, resendAfter: .milliseconds(resendAfterMs), maxResendInterval: .seconds(60),
-                              maxSends: maxSends)
-    }
 
     public init() {}
 }
@@ -146,9 +137,9 @@ public final class HubClient: Sendable {
         upstream = try DurableQueue(path: context.config.dataDir + "/upstream.db", limit: options.upstreamLimit)
         let facts = linkFacts
         let waitsForAck: @Sendable (DurableQueue.Entry) -> Bool = { _ in facts.cloudAcknowledges.withLock { $0 } }
-        ackLane = DeliveryLane(queue: upstream, name: Self.ackQueueName, policy: options.deliveryPolicy,
+        ackLane = DeliveryLane(queue: upstream, name: Self.ackQueueName, policy: options.delivery.policy,
                                waitsForAck: waitsForAck)
-        cloudLane = DeliveryLane(queue: upstream, name: Self.queueName, policy: options.deliveryPolicy,
+        cloudLane = DeliveryLane(queue: upstream, name: Self.queueName, policy: options.delivery.policy,
                                  waitsForAck: waitsForAck)
     }
 
@@ -164,12 +155,12 @@ public final class HubClient: Sendable {
     public func services() -> [any Service] {
         [
             MessageLoopService(context) { _ in },  // ke/up is taken by the intake; this drains what arrived
-            LoopService("cloud link") { try await self.runLink() },
-            LoopService("certificate renewal") {
+            PartService.loop("cloud link") { try await self.runLink() },
+            PartService.loop("certificate renewal") {
                 while self.identity.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(200)) }
                 try await self.rotationLoop()
             },
-            LoopService("backlog") {
+            PartService.loop("backlog") {
                 let facts = self.linkFacts
                 try await self.upstream.publishBacklog(on: self.context.bus, topic: Topics.hubBacklog, every: .seconds(2),
                                                        extra: { ["unroutable": facts.unroutable.withLock { $0 }] })

@@ -76,9 +76,9 @@ public final class MetaServer: Sendable {
         logger.info("serving", metadata: ["objects": "\(objects)"])
         var parts: [any Service] = [MessageLoopService(context) { message in try await self.handle(message) }]
         if let (host, port) = Self.split(apiAddress) {
-            parts.append(DrainingService("metaserver") { try await self.serveAPI(host: host, port: port) })
+            parts.append(PartService.draining("metaserver") { try await self.serveAPI(host: host, port: port) })
         }
-        parts.append(LoopService("remote query timer") {
+        parts.append(PartService.loop("remote query timer") {
             // Overdue remote queries are answered locally.
             while !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(500))
