@@ -54,7 +54,7 @@ let services: [ServiceSpec] = [
     .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     // No Link: the API server needs the certificates, not the websocket stack.
     .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + [
-        "LinkSecurity", "Store", "CSQLite",
+        "APIMachinery", "LinkSecurity", "Store", "CSQLite",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -196,7 +196,7 @@ var targets: [Target] = [
     .testTarget(
         name: "APIServerTests",
         dependencies: [
-            "APIServerService", "EdgeProtocol", "TestSupport", "apiserver", "KubeClient",
+            "APIMachinery", "APIServerService", "EdgeProtocol", "TestSupport", "apiserver", "KubeClient",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ],
@@ -256,6 +256,13 @@ var targets: [Target] = [
         dependencies: ["ServiceKit", "Bus", "EdgeProtocol", "TestSupport"] + services.map { .target(name: $0.folder) },
         path: "Tests/ServiceTests", swiftSettings: swiftSettings),
 ]
+
+// The apiserver's API machinery apart from its server and storage: resources and their rules (validation, defaulting,
+// selectors), patches, CRD schemas and validation, table printers. Pure types over JSONValue: no NIO, no SQLite.
+targets.append(.target(
+    name: "APIMachinery",
+    dependencies: ["EdgeProtocol", .product(name: "Logging", package: "swift-log")],
+    path: "services/apiserver/Sources/APIMachinery", swiftSettings: swiftSettings))
 
 for service in services {
     targets.append(.target(

@@ -3,6 +3,7 @@
 import EdgeProtocol
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 @Suite("CRDDefinition")

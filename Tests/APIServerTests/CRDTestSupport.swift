@@ -6,6 +6,7 @@ import Foundation
 import TestSupport
 import Yams
 
+@testable import APIMachinery
 @testable import APIServerService
 
 enum CRDTestSupport {

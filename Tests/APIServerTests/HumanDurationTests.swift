@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 @Suite struct HumanDurationTests {

@@ -5,6 +5,7 @@ import EdgeProtocol
 import Foundation
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 @Suite("KubeEdge CRDs")

@@ -1,6 +1,7 @@
 import EdgeProtocol
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 // Helpers: documents are written as JSON text; results are compared member order included.

@@ -1,6 +1,7 @@
 import EdgeProtocol
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 @Suite("scheduler rules")

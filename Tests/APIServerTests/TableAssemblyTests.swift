@@ -2,6 +2,7 @@ import EdgeProtocol
 import Foundation
 import Testing
 
+@testable import APIMachinery
 @testable import APIServerService
 
 @Suite struct TableAssemblyTests {

@@ -111,13 +111,3 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
     }
 }
-
-/// Field errors are kube's `field.Error` (CRD/CRDFieldError.swift), for built-in kinds as for custom resources.
-typealias FieldError = CRDFieldError
-
-extension CRDFieldError {
-    /// `Invalid value: "<value>"` for a string value.
-    static func invalid(_ field: String, _ value: String, _ detail: String) -> CRDFieldError {
-        CRDFieldError(.invalid, field: field, badValue: .value(.string(value)), detail: detail)
-    }
-}

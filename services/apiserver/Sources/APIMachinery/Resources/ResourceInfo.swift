@@ -117,8 +117,8 @@ enum KubeVersion {
     }
 }
 
-enum BuiltinResources {
-    static let all: [ResourceInfo] = [
+public enum BuiltinResources {
+    public static let all: [ResourceInfo] = [
         .init(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace",
               namespaced: false, shortNames: ["ns"], subresources: ["status"]),
         .init(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node",

@@ -4,9 +4,9 @@
 import EdgeProtocol
 import Foundation
 
-enum CustomResourceChecks {
+public enum CustomResourceChecks {
     /// One ResourceInfo per served version.
-    static func resources(of definition: CRDDefinition, crdName: String) -> [ResourceInfo] {
+    public static func resources(of definition: CRDDefinition, crdName: String) -> [ResourceInfo] {
         definition.versions.filter(\.served).map { version in
             ResourceInfo(
                 group: definition.group, version: version.name, plural: definition.names.plural,
@@ -18,18 +18,18 @@ enum CustomResourceChecks {
         }
     }
 
-    static func validateCRD(_ object: JSONValue) -> [FieldError] {
+    public static func validateCRD(_ object: JSONValue) -> [FieldError] {
         CRDDefinition(object).validate()
     }
 
-    struct Admission {
-        var errors: [FieldError]
-        var strictDecodingError: String?
-        var warnings: [String]
+    public struct Admission {
+        public var errors: [FieldError]
+        public var strictDecodingError: String?
+        public var warnings: [String]
     }
 
     /// Admits `object` for `version`: on success `object` becomes what is stored (defaulted, pruned).
-    static func admit(_ object: inout JSONValue, version: CustomResourceVersion, fieldValidation: String) -> Admission {
+    public static func admit(_ object: inout JSONValue, version: CustomResourceVersion, fieldValidation: String) -> Admission {
         guard let schemaVersion = version.definition.version(named: version.versionName) else {
             return Admission(errors: [], strictDecodingError: nil, warnings: [])
         }
@@ -41,7 +41,7 @@ enum CustomResourceChecks {
     }
 
     /// The declared printer columns of a version (none: the table shows Name and Age).
-    static func printerColumns(_ version: CustomResourceVersion) -> [(column: TableColumn, path: JSONPathColumn)] {
+    public static func printerColumns(_ version: CustomResourceVersion) -> [(column: TableColumn, path: JSONPathColumn)] {
         guard let schemaVersion = version.definition.version(named: version.versionName) else { return [] }
         return schemaVersion.additionalPrinterColumns.compactMap { declared in
             guard let path = try? JSONPathColumn(declared) else { return nil }
@@ -52,7 +52,7 @@ enum CustomResourceChecks {
         }
     }
 
-    static func printerCells(
+    public static func printerCells(
         _ columns: [(column: TableColumn, path: JSONPathColumn)], _ object: JSONValue, now: Date
     ) -> [JSONValue] {
         columns.map { column in

@@ -396,3 +396,13 @@ enum CRDGoFormat {
         return formatF(digits, dp, negative: negative)
     }
 }
+
+/// Field errors are kube's `field.Error`, for built-in kinds as for custom resources.
+public typealias FieldError = CRDFieldError
+
+extension CRDFieldError {
+    /// `Invalid value: "<value>"` for a string value.
+    public static func invalid(_ field: String, _ value: String, _ detail: String) -> CRDFieldError {
+        CRDFieldError(.invalid, field: field, badValue: .value(.string(value)), detail: detail)
+    }
+}

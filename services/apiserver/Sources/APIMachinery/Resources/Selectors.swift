@@ -182,7 +182,7 @@ public struct FieldSelector: Sendable, Hashable {
     }
 
     /// The value required for `path` by an `=` requirement (lets lists narrow by namespace or name).
-    func requiredValue(_ path: String) -> String? {
+    public func requiredValue(_ path: String) -> String? {
         requirements.first { $0.path == path && !$0.negated }?.value
     }
 }

@@ -4,7 +4,7 @@
 import EdgeProtocol
 import Foundation
 
-enum ObjectRules {
+public enum ObjectRules {
     // MARK: Names
 
     static let dns1123SubdomainMessage = """
@@ -100,7 +100,7 @@ enum ObjectRules {
     // MARK: Validation
 
     /// Field errors of a built-in object (name and metadata included).
-    static func validate(_ info: ResourceInfo, _ object: JSONValue) -> [FieldError] {
+    public static func validate(_ info: ResourceInfo, _ object: JSONValue) -> [FieldError] {
         var errors: [FieldError] = []
         let name = object.string(at: "metadata.name") ?? ""
         errors += nameErrors(info, name)
