@@ -28,7 +28,8 @@ let link: [Target.Dependency] = serviceKit + [
 let services: [ServiceSpec] = [
     // edge
     .init(folder: "hub", module: "HubService", deps: link + [
-        // hub's own websocket client and HTTPS fetch (services/hub), on NIO directly.
+        "HTTPFetch",
+        // hub's own websocket client (services/hub), on NIO directly.
         .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "NIOWebSocket", package: "swift-nio"),
     ]),
@@ -39,7 +40,11 @@ let services: [ServiceSpec] = [
     ]),
     .init(folder: "twin", module: "TwinService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "eventbus", module: "EventBusService", deps: serviceKit + ["Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-    .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit),
+    .init(folder: "servicebus", module: "ServiceBusService", deps: serviceKit + [
+        "Store", "HTTPFetch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"),
+    ]),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit + ["CRIClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
@@ -52,6 +57,11 @@ let services: [ServiceSpec] = [
     ]),
     .init(folder: "edgecontroller", module: "EdgeControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .init(folder: "devicecontroller", module: "DeviceControllerService", deps: serviceKit + ["KubeClient", "Store", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .init(folder: "router", module: "RouterService", deps: serviceKit + [
+        "KubeClient", "HTTPFetch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+        .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ]),
     // No Link: the API server needs the certificates, not the websocket stack.
     .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + [
         "APIMachinery", "LinkSecurity", "Store", "CSQLite",
@@ -96,6 +106,15 @@ var targets: [Target] = [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "shared/Link", swiftSettings: swiftSettings),
+    // One HTTP/1.1 request and its whole response over NIO (plain or TLS): hub's certificate requests, servicebus's
+    // calls to edge apps, the router's calls to REST targets.
+    .target(
+        name: "HTTPFetch",
+        dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ],
+        path: "shared/HTTPFetch", swiftSettings: swiftSettings),
     // Certificates and TLS settings of the link and the API server: the cloud CA, join tokens, edge identities,
     // NIOSSL configurations (swift-certificates, swift-crypto, NIOSSL; no websocket stack).
     .target(
@@ -251,6 +270,12 @@ var targets: [Target] = [
         name: "LinkTests",
         dependencies: link + ["Store", "TestSupport", "HubService", "hub", "cloudhub"],
         path: "Tests/LinkTests", swiftSettings: swiftSettings),
+    // The router and servicebus end to end, with KubeEdge's sample rules.
+    .testTarget(
+        name: "RouterTests",
+        dependencies: ["Bus", "EdgeProtocol", "TestSupport", "RouterService", "ServiceBusService", "apiserver", "cloudhub",
+                       "hub", "eventbus", "servicebus", "router", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/RouterTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "ServiceTests",
         dependencies: ["ServiceKit", "Bus", "EdgeProtocol", "TestSupport"] + services.map { .target(name: $0.folder) },

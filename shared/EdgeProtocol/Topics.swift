@@ -160,6 +160,8 @@ public enum MessageGroup: String, Sendable, CaseIterable {
 public enum MessageSource {
     public static let routerEventBus = "router_eventbus"
     public static let routerServiceBus = "router_servicebus"
+    /// servicebus's answers and uploads, and the router's answers to them.
+    public static let serviceBus = "servicebus"
     public static let metaServer = "metaserver"
     public static let twin = "twin"
     public static let edgeController = "edgecontroller"

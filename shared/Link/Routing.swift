@@ -77,6 +77,9 @@ public enum LinkRules {
             switch message.route.source {
             case MessageSource.routerEventBus: return .eventbus
             case MessageSource.routerServiceBus: return .servicebus
+            // The router's answer to an edge app's call through servicebus's local port (KubeEdge hands any user
+            // message with a parent to the module waiting for it).
+            case MessageSource.serviceBus where !message.header.parentID.isEmpty: return .servicebus
             default: return nil
             }
         default: return nil

@@ -1,4 +1,4 @@
 import ServiceBusService
 import ServiceKit
 
-await PlaceholderCommand<ServiceBus>.runAsRoot()
+await ServiceBusCommand.runAsRoot()

@@ -1,0 +1,4 @@
+import RouterService
+import ServiceKit
+
+await RouterCommand.runAsRoot()
