@@ -7,6 +7,7 @@
 #   EDGE_PORT / CLOUD_PORT   broker ports (default 1883 / 11883, or free ones if taken)
 #   WS_PORT / CERT_PORT      cloudhub's websocket and certificate ports (default 10000 / 10002)
 #   API_PORT                 the API server's HTTPS port (default 6443)
+#   ROUTER_PORT              the router's REST endpoint for KubeEdge rules (default 9443)
 #   NODE_NAME                the edge node's name (default edge-node-1)
 #   RUN_DIR                  state and logs (default ./run); containerd's root and socket in $RUN_DIR/containerd
 set -euo pipefail
@@ -68,6 +69,8 @@ service apiserver "$CLOUD_PORT" cloud --secure-port "$API_PORT"
 ADMIN_KUBECONFIG="$RUN_DIR/data/apiserver/admin.kubeconfig"   # written by the apiserver; its clients wait for it
 service devicecontroller "$CLOUD_PORT" cloud --kubeconfig "$ADMIN_KUBECONFIG"
 service edgecontroller "$CLOUD_PORT" cloud --kubeconfig "$ADMIN_KUBECONFIG"
+ROUTER_PORT="${ROUTER_PORT:-9443}"; port_free "$ROUTER_PORT" || ROUTER_PORT="$(free_port)"
+service router "$CLOUD_PORT" cloud --kubeconfig "$ADMIN_KUBECONFIG" --address 127.0.0.1 --port "$ROUTER_PORT"
 # The edge joins with the token cloudhub writes on start (the first time; later starts reuse the certificate).
 for _ in $(seq 200); do [ -s "$RUN_DIR/data/cloudhub/token" ] && break; sleep 0.05; done
 service hub "$EDGE_PORT" "$NODE_NAME" --cloud "127.0.0.1:$WS_PORT" --cert-server "127.0.0.1:$CERT_PORT" \
@@ -100,7 +103,7 @@ for name in mapper-modbus mapper-opcua mapper-ble; do
   service "$name" "$EDGE_PORT" "$NODE_NAME"; EDGE_SERVICES=$((EDGE_SERVICES + 1))
 done
 
-wait_online "$CLOUD_PORT" 4 && wait_online "$EDGE_PORT" "$EDGE_SERVICES" \
+wait_online "$CLOUD_PORT" 5 && wait_online "$EDGE_PORT" "$EDGE_SERVICES" \
     || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }
 
 # The node is Ready once edged has registered it (through hub, cloudhub and edgecontroller) and reports its status.
@@ -132,6 +135,8 @@ up: running. Cloud bus 127.0.0.1:$CLOUD_PORT, edge bus 127.0.0.1:$EDGE_PORT (nod
                        (join token for more edges: $RUN_DIR/data/cloudhub/token)
     kubectl:           export KUBECONFIG=$ADMIN_KUBECONFIG   (API https://127.0.0.1:$API_PORT)
     Pods:              $PODS
+    Rules (router):    http://127.0.0.1:$ROUTER_PORT/$NODE_NAME/<namespace>/<path>  (kubectl apply KubeEdge's Rules;
+                       ../shared/kubeedge-manifests/crds and samples/router)
     Watch everything:  mosquitto_sub -p $EDGE_PORT -t '#' -v     (edge)
                        mosquitto_sub -p $CLOUD_PORT -t '#' -v    (cloud)
     Who is alive:      mosquitto_sub -p $EDGE_PORT -t 'ke/status/+' -v
