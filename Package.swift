@@ -188,6 +188,7 @@ var targets: [Target] = [
         name: "bench",
         dependencies: [
             "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient", "Link", "LinkSecurity", "HubService",
+            "HTTPFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),

@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh         everything
 #   scripts/bench.sh pods    only the pod path (needs root: it starts a private containerd)
+#   scripts/bench.sh router  only KubeEdge's rules (rest→servicebus through the whole path)
 set -euo pipefail
 ONLY="${1:-all}"
 run_part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
@@ -64,13 +65,15 @@ declare -A EXTRA=(
   [cloudhub]="--websocket-port $(free_port) --https-port $(free_port) --bind-address 127.0.0.1"
   [hub]="--cloud 127.0.0.1:$(free_port) --token $(printf '0%.0s' $(seq 64)).a.b.c"
   [apiserver]="--secure-port $(free_port)"
+  [router]="--port $(free_port) --address 127.0.0.1"
+  [servicebus]="--server 127.0.0.1:$(free_port)"
 )
-for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller apiserver; do
+for name in hub meta twin eventbus servicebus edged mapper-modbus mapper-opcua mapper-ble cloudhub edgecontroller devicecontroller router apiserver; do
   # shellcheck disable=SC2086 # EXTRA holds several flags
   "$BIN/$name" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/$name" --log-level warning ${EXTRA[$name]:-} \
       & SVC[$name]=$!; PIDS+=(${SVC[$name]})
 done
-wait_online "$PORT" 13 || { echo "bench: not every service came online" >&2; exit 1; }
+wait_online "$PORT" 14 || { echo "bench: not every service came online" >&2; exit 1; }
 sleep 2   # let them settle into idle (tooling run, not a test)
 for name in "${!SVC[@]}"; do
   pid=${SVC[$name]}
@@ -80,7 +83,7 @@ for name in "${!SVC[@]}"; do
   echo "| $name | $rss | $pss | $priv |"
 done | sort > "$WORK/memory"
 cat "$WORK/memory"
-awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 13** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
+awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 14** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
 edge='hub|meta|twin|eventbus|servicebus|edged|mapper-modbus|mapper-opcua|mapper-ble'
 grep -E "^\| ($edge) \|" "$WORK/memory" | awk -F'|' '{pss+=$4} END{printf "\nEdge stack (9 services) Pss sum: %.1f MB\n", pss/1024}'
 fi
@@ -160,6 +163,49 @@ if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
   for _ in $(seq 300); do [ -z "$("${KUBECTL[@]}" get pods -l bench=pods -o name 2>/dev/null)" ] && break; sleep 0.1; done
   kill "$EDGED" 2>/dev/null || true; wait "$EDGED" 2>/dev/null || true
   ctd_stop "$CTD"; rm -rf "$CTD"
+fi
+
+# KubeEdge's rules: rest→servicebus through the router, the link and servicebus, to a Python HTTP server on the
+# "edge", beside the same server called directly; servicebus's and the router's memory.
+if run_part router; then
+  APP_PORT=$(free_port); ROUTER_PORT=$(free_port)
+  python3 Tests/Peers/http_peer.py "$APP_PORT" > "$WORK/app.log" 2>&1 & PIDS+=($!)
+  "$BIN/servicebus" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/servicebus" \
+      --server "" --log-level warning & SERVICEBUS=$!; PIDS+=($SERVICEBUS)
+  "$BIN/router" --broker "127.0.0.1:$PORT" --data-dir "$WORK/router" --kubeconfig "$KUBECONFIG_BENCH" \
+      --address 127.0.0.1 --port "$ROUTER_PORT" --log-level warning & ROUTER=$!; PIDS+=($ROUTER)
+  "${KUBECTL[@]}" get node bench-node > /dev/null 2>&1 || "${KUBECTL[@]}" create -f - > /dev/null <<YAML
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"bench-node"}}
+YAML
+  "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+apiVersion: rules.kubeedge.io/v1
+kind: RuleEndpoint
+metadata: {name: bench-rest}
+spec: {ruleEndpointType: rest}
+---
+apiVersion: rules.kubeedge.io/v1
+kind: RuleEndpoint
+metadata: {name: bench-servicebus}
+spec: {ruleEndpointType: servicebus, properties: {service_port: "$APP_PORT"}}
+---
+apiVersion: rules.kubeedge.io/v1
+kind: Rule
+metadata: {name: bench-rule}
+spec: {source: bench-rest, sourceResource: {path: /source}, target: bench-servicebus, targetResource: {path: /target}}
+YAML
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ROUTER_PORT/bench-node/default/source")" = 201 ] && break
+    sleep 0.1
+  done
+  sleep 2   # idle memory first (tooling run, not a test)
+  echo
+  echo "Idle memory before the run:"
+  "$BIN/bench" router --through "http://127.0.0.1:$ROUTER_PORT/bench-node/default/source" \
+      --direct "http://127.0.0.1:$APP_PORT/target" --requests 1 --concurrency 1 \
+      --pids "servicebus=$SERVICEBUS,router=$ROUTER" | grep '^|'
+  echo
+  "$BIN/bench" router --through "http://127.0.0.1:$ROUTER_PORT/bench-node/default/source" \
+      --direct "http://127.0.0.1:$APP_PORT/target" --pids "servicebus=$SERVICEBUS,router=$ROUTER"
 fi
 
 # The link between that cloudhub and hub: throughput both ways, then 1,000 simulated edges on cloudhub.
