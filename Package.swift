@@ -45,7 +45,10 @@ let services: [ServiceSpec] = [
         .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
         .product(name: "NIOCore", package: "swift-nio"),
     ]),
-    .init(folder: "edged", module: "EdgedService", deps: serviceKit + ["CRIClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .init(folder: "edged", module: "EdgedService", deps: serviceKit + [
+        "CRIClient", "HTTPFetch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+    ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),

@@ -55,6 +55,20 @@ public enum HTTPFetch {
         }
     }
 
+    /// Whether a TCP connection to `host:port` opens within `timeout` (kubelet's tcpSocket probe).
+    public static func canConnect(host: String, port: Int, timeout: Duration) async -> Bool {
+        do {
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                             + timeout.components.attoseconds / 1_000_000_000))
+                .connect(host: host, port: port).get()
+            try? await channel.close()
+            return true
+        } catch {
+            return false
+        }
+    }
+
     public static func request(
         method: String, host: String, port: Int, path: String, headers: [(String, String)] = [], body: [UInt8] = [],
         tls: TLSConfiguration? = nil, timeout: Duration = .seconds(30), maxBody: Int = 1 << 20

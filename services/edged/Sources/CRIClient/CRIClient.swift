@@ -311,6 +311,20 @@ public final class CRIClient: Sendable {
         }
     }
 
+    /// Runs a command in a running container and waits for it (probes): its exit code and output.
+    public func execSync(_ id: String, command: [String], timeout: Duration) async throws(CRIError)
+        -> (exitCode: Int32, stdout: [UInt8], stderr: [UInt8])
+    {
+        var request = Runtime_V1_ExecSyncRequest()
+        request.containerID = id
+        request.cmd = command
+        request.timeout = max(1, timeout.components.seconds)
+        let response = try await call("ExecSync", timeout: configuration.timeout + timeout) { options in
+            try await runtimeService.execSync(request, options: options)
+        }
+        return (response.exitCode, Array(response.stdout), Array(response.stderr))
+    }
+
     /// Removes a container (force-removes a running one). Idempotent.
     public func removeContainer(_ id: String) async throws(CRIError) {
         var request = Runtime_V1_RemoveContainerRequest()

@@ -16,6 +16,9 @@ public struct ContainerView: Sendable, Equatable {
     public var state: State
     public var lastTerminated: State?
     public var restartCount: Int = 0
+    /// Readiness and startup as the probes say (nil: no probes, a running container is both).
+    public var ready: Bool?
+    public var started: Bool?
 
     public init(name: String, image: String, state: State) {
         self.name = name
@@ -69,7 +72,7 @@ public enum PodStatusBuilder {
         let policy = PodConfig.restartPolicy(input.pod)
         let phase = phase(policy: policy, containers: input.containers)
         let allReady = !input.containers.isEmpty && input.containers.allSatisfy {
-            if case .running = $0.state { return true } else { return false }
+            if case .running = $0.state { return $0.ready ?? true } else { return false }
         }
         var transitions = input.transitions
         func condition(_ type: String, _ ok: Bool, reason: String? = nil) -> JSONValue {
@@ -130,13 +133,13 @@ public enum PodStatusBuilder {
             ("name", .string(view.name)),
             ("state", state(view.state)),
             ("lastState", view.lastTerminated.map(state) ?? .object([])),
-            ("ready", .bool(running)),
+            ("ready", .bool(running && (view.ready ?? true))),
             ("restartCount", .integer(view.restartCount)),
             ("image", .string(view.image)),
             ("imageID", .string(view.imageID)),
         ]
         if !view.containerID.isEmpty { members.append(("containerID", .string("containerd://" + view.containerID))) }
-        members.append(("started", .bool(running)))
+        members.append(("started", .bool(running && (view.started ?? true))))
         return .object(members)
     }
 

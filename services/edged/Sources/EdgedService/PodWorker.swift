@@ -1,7 +1,9 @@
 import CRIClient
 import EdgeProtocol
 import Foundation
+import HTTPFetch
 import Logging
+import NIOSSL
 
 /// Runs this node's pods in the container runtime and reports what they do. One sync pass at a time (the caller's
 /// loop); the bus side only changes the desired pods between passes.
@@ -14,6 +16,9 @@ actor PodWorker {
         var failures = 0
         var waiting: (reason: String, message: String)?
         var lastTerminated: ContainerView.State?
+        /// The probes of the running attempt (`probedID`); new with every attempt.
+        var probes: ContainerProbes?
+        var probedID: String?
     }
 
     struct PodRecord {
@@ -271,6 +276,7 @@ actor PodWorker {
             case .containerRunning:
                 view.state = .running(startedAt: status.startedAt)
                 state.failures = 0
+                await probe(container, id: id, startedAt: status.startedAt, state: &state, view: &view, record: record)
                 return view
             case .containerCreated:
                 do {
@@ -579,4 +585,93 @@ actor PodWorker {
 struct EdgedError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+// MARK: probes
+
+extension PodWorker {
+    /// Runs the container's due probes; a failed liveness (or startup) probe stops the container, which the restart
+    /// policy then restarts with its back-off, as kubelet does.
+    func probe(_ container: JSONValue, id: String, startedAt: Int64, state: inout ContainerRecord, view: inout ContainerView,
+               record: PodRecord) async {
+        if state.probedID != id {
+            state.probes = ContainerProbes(container: container)
+            state.probedID = id
+        }
+        guard var probes = state.probes else { return }
+        defer {
+            state.probes = probes
+            view.ready = probes.ready
+            view.started = probes.started
+        }
+        let elapsed = Date().timeIntervalSince1970 - Double(startedAt) / 1e9
+        for kind in probes.due(elapsed: elapsed) {
+            guard let spec = probes.spec(kind) else { continue }
+            let (ok, message) = await run(spec, containerID: id, container: container, record: record)
+            guard case .restart(let reason) = probes.record(kind, success: ok, message: message, elapsed: elapsed) else {
+                if !ok {
+                    logger.info("probe failed", metadata: [
+                        "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))",
+                        "container": "\(view.name)", "probe": "\(kind.rawValue)", "message": "\(message)",
+                    ])
+                }
+                continue
+            }
+            logger.notice("\(reason)", metadata: [
+                "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(view.name)",
+                "message": "\(message)",
+            ])
+            try? await cri.stopContainer(id, gracePeriod: .seconds(Int64(PodConfig.gracePeriod(record.pod))))
+            probes = ContainerProbes(container: container)
+            return
+        }
+    }
+
+    /// One probe: exec through the runtime, an HTTP GET, or a TCP connect; the result and what failed.
+    func run(_ spec: ProbeSpec, containerID: String, container: JSONValue, record: PodRecord) async -> (Bool, String) {
+        let timeout = Duration.seconds(spec.timeoutSeconds)
+        func port(_ port: ProbeSpec.Port) -> Int? {
+            switch port {
+            case .number(let number): return number
+            case .name(let name):
+                return (container["ports"]?.arrayValue ?? []).first { $0["name"]?.stringValue == name }?["containerPort"]?
+                    .int64Value.map(Int.init)
+            }
+        }
+        let podIP = (PodConfig.hostNetwork(record.pod) ? settings.nodeIP : record.podIP) ?? settings.nodeIP
+        switch spec.action {
+        case .exec(let command):
+            do {
+                let result = try await cri.execSync(containerID, command: command, timeout: timeout)
+                let output = String(decoding: (result.stdout + result.stderr).prefix(512), as: UTF8.self)
+                return (result.exitCode == 0, "exit code \(result.exitCode): \(output)")
+            } catch {
+                return (false, "exec failed: \(error)")
+            }
+        case .httpGet(let scheme, let host, let target, let path, let headers):
+            guard let number = port(target) else { return (false, "no container port named \(target)") }
+            let address = host ?? podIP
+            do {
+                let response = try await HTTPFetch.request(
+                    method: "GET", host: address, port: number, path: path,
+                    headers: [("User-Agent", "kube-probe/1.26")] + headers.map { ($0.key, $0.value) },
+                    tls: scheme.uppercased() == "HTTPS" ? Self.insecureTLS : nil, timeout: timeout, maxBody: 10 << 10)
+                return ((200..<400).contains(response.status), "HTTP probe failed with statuscode: \(response.status)")
+            } catch {
+                return (false, "Get \"\(scheme.lowercased())://\(address):\(number)\(path)\": \(error)")
+            }
+        case .tcpSocket(let host, let target):
+            guard let number = port(target) else { return (false, "no container port named \(target)") }
+            let address = host ?? podIP
+            let ok = await HTTPFetch.canConnect(host: address, port: number, timeout: timeout)
+            return (ok, ok ? "" : "dial tcp \(address):\(number): connection refused")
+        }
+    }
+
+    /// kubelet's HTTPS probes do not verify the certificate.
+    static var insecureTLS: TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.certificateVerification = .none
+        return tls
+    }
 }

@@ -18,6 +18,8 @@ public struct ResourceInfo: Sendable {
     public var subresources: Set<String> = []
     /// For custom resources: the CRD version that defines the schema and printer columns.
     public var custom: CustomResourceVersion?
+    /// Answered, never stored (access reviews): only `create`.
+    public var createOnly = false
 
     public var listKind: String { kind + "List" }
     /// "v1" or "apps/v1".
@@ -30,7 +32,7 @@ public struct ResourceInfo: Sendable {
     public var qualifiedName: String { storageKey }
 
     public var verbs: [String] {
-        ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        createOnly ? ["create"] : ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
     }
 }
 
@@ -143,5 +145,9 @@ public enum BuiltinResources {
         .init(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
               singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
               shortNames: ["crd", "crds"], categories: ["api-extensions"], subresources: ["status"]),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectaccessreviews",
+              singular: "selfsubjectaccessreview", kind: "SelfSubjectAccessReview", namespaced: false, createOnly: true),
+        .init(group: "authorization.k8s.io", version: "v1", plural: "selfsubjectrulesreviews",
+              singular: "selfsubjectrulesreview", kind: "SelfSubjectRulesReview", namespaced: false, createOnly: true),
     ]
 }

@@ -142,6 +142,17 @@ public struct APIResponder: HTTPResponder {
         let info = target.info
         let namespace = target.namespace ?? ""
         let table = Negotiation.table(request.headers[.accept], query)
+        if info.createOnly {
+            guard request.method == .post, target.name == nil else {
+                throw APIError(code: 405, reason: "MethodNotAllowed",
+                               message: "the server does not allow this method on the requested resource", name: nil,
+                               group: info.group, kind: info.plural)
+            }
+            switch AccessReview.answer(kind: info.kind, try await body(request)) {
+            case .success(let answer): return json(answer, status: .created)
+            case .failure(let error): throw APIError.invalid(info, "", [error])
+            }
+        }
         switch (request.method, target.name, target.subresource) {
         case (.get, nil, _):
             if target.watchPrefix || query.bool("watch") {
