@@ -46,7 +46,7 @@ struct APIServerBench: AsyncParsableCommand {
                         let pod: JSONValue = [
                             "apiVersion": "v1", "kind": "Pod",
                             "metadata": ["name": .string("bench-\(index)"), "labels": ["app": "bench"]],
-                            "spec": ["nodeName": "bench-node", "containers": [["name": "c", "image": "busybox:1.36"]]],
+                            "spec": ["nodeName": "api-bench-node", "containers": [["name": "c", "image": "busybox:1.36"]]],
                         ]
                         _ = try await client.create(.pods, namespace: "bench", pod)
                     }

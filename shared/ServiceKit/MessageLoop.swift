@@ -56,13 +56,26 @@ extension ServiceContext {
     }
 
     private func handleAll(_ handle: @Sendable (BusMessage) async throws -> Void) async {
+        var abandoned = 0
+        defer {
+            if abandoned > 0 {
+                logger.warning("the shutdown bound passed with received messages not yet handled",
+                               metadata: ["messages": "\(abandoned)"])
+            }
+        }
         for await message in bus.messages {
+            if Task.isCancelled {
+                abandoned += 1  // past the drain bound: the rest is not worked on
+                continue
+            }
             do {
                 try await handle(message)
             } catch let error as MalformedMessage {
                 logger.error("dropped malformed message", metadata: [
                     "topic": "\(error.topic)", "reason": "\(error.reason)", "bytes": "\(message.payload.count)",
                 ])
+            } catch is CancellationError where Task.isCancelled {
+                abandoned += 1
             } catch {
                 logger.error("failed to handle message", metadata: [
                     "topic": "\(message.topic)", "reason": "\(error)",
