@@ -301,7 +301,8 @@ struct PodEndToEndTests {
             try await stack.waitFor("crasher restarted twice", "pod", "crasher", "{.status.containerStatuses[0].restartCount}") {
                 (Int($0) ?? 0) >= 2
             }
-            #expect(try await stack.jsonpath("pod", "crasher", "{.status.containerStatuses[0].lastState.terminated.exitCode}") == "3")
+            try await stack.waitFor("crasher's last state exit code 3", "pod", "crasher",
+                                    "{.status.containerStatuses[0].lastState.terminated.exitCode}") { $0 == "3" }
 
             // Invalid specs: clear reasons, nothing else breaks.
             _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.invalid)

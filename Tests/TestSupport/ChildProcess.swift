@@ -20,32 +20,50 @@ public final class ChildProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        // A plain pipe read by a thread of its own, closed at EOF: the test process runs hundreds of children, and
+        // fds kept open past their exit push libmosquitto's test clients past FD_SETSIZE (its select loop then
+        // answers MOSQ_ERR_INVAL and they never connect).
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TestSupportError("pipe() failed") }
+        let (readFD, writeFD) = (fds[0], fds[1])
+        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)  // other children must not hold it open
+        let writer = FileHandle(fileDescriptor: writeFD, closeOnDealloc: true)
+        process.standardOutput = writer
+        process.standardError = writer
         let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                return
-            }
-            let text = String(decoding: data, as: UTF8.self)
-            output.update { output in
-                output.partial += text
-                while let newline = output.partial.firstIndex(of: "\n") {
-                    output.lines.append(String(output.partial[..<newline]))
-                    output.partial = String(output.partial[output.partial.index(after: newline)...])
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(readFD, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                let text = String(decoding: buffer[0..<count], as: UTF8.self)
+                output.update { output in
+                    output.partial += text
+                    while let newline = output.partial.firstIndex(of: "\n") {
+                        output.lines.append(String(output.partial[..<newline]))
+                        output.partial = String(output.partial[output.partial.index(after: newline)...])
+                    }
                 }
             }
+            close(readFD)
         }
+        self.writer = writer
+        self.reader = reader
         let exited = self.exited
         process.terminationHandler = { process in
             let status = process.terminationStatus
             exited.update { $0 = status }
         }
         try Self.withSignalsUnblocked { try process.run() }
+        // The child has its copy; ours goes, so that the reader sees EOF when the child exits.
+        try? writer.close()
+        reader.start()
     }
+
+    private let writer: FileHandle
+    private let reader: Thread
 
     /// The test runner blocks SIGTERM, SIGINT and others, and a spawned child inherits the calling thread's mask, so
     /// a broker or service started from a test would ignore SIGTERM. Unblock them around the spawn.
