@@ -35,20 +35,26 @@ struct PodProbeTests {
             command: ["sh", "-c", "sleep 4; touch /tmp/started; exec sleep 3600"]
             startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 15}
             livenessProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 1}
-        ---
+        """
+
+    /// On the host network (pod IPs of the parallel pod suites' bridges may overlap), on a free port.
+    static func web(port: Int) -> String {
+        """
         apiVersion: v1
         kind: Pod
         metadata: {name: web, namespace: default}
         spec:
           nodeName: edge-1
+          hostNetwork: true
           terminationGracePeriodSeconds: 1
           containers:
           - name: main
             image: localhost/edge/busybox:local
-            command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
-            ports: [{name: http, containerPort: 8080}]
+            command: ["sh", "-c", "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:\(port) -h /tmp/www"]
+            ports: [{name: http, containerPort: \(port)}]
             readinessProbe: {httpGet: {path: /index.html, port: http}, periodSeconds: 1, timeoutSeconds: 5}
         """
+    }
 
     @Test("readiness turns READY 0/1 → 1/1 → 0/1; a failing liveness probe restarts; a slow starter is not killed early; an httpGet probe")
     func probes() async throws {
@@ -56,6 +62,7 @@ struct PodProbeTests {
         try await stack.run {
             try await stack.waitFor("node Ready", "node", Self.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
             _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.pods)
+            _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.web(port: try FreePort.next()))
 
             // Readiness: running but not ready, then ready, then not ready again.
             try await stack.waitFor("probed Running and not ready", "pod", "probed",
