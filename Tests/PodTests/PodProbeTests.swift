@@ -20,8 +20,8 @@ struct PodProbeTests {
             image: localhost/edge/busybox:local
             # Not ready for 3 s, ready for 5 s, not ready again; after 12 s unhealthy.
             command: ["sh", "-c", "touch /tmp/healthy; sleep 3; touch /tmp/ready; sleep 5; rm /tmp/ready; sleep 4; rm /tmp/healthy; exec sleep 3600"]
-            readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1}
-            livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2}
+            readinessProbe: {exec: {command: [cat, /tmp/ready]}, periodSeconds: 1, timeoutSeconds: 5}
+            livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5}
         ---
         apiVersion: v1
         kind: Pod
@@ -32,9 +32,9 @@ struct PodProbeTests {
           containers:
           - name: main
             image: localhost/edge/busybox:local
-            command: ["sh", "-c", "sleep 4; touch /tmp/started; exec sleep 3600"]
-            startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 15}
-            livenessProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 1}
+            command: ["sh", "-c", "sleep 8; touch /tmp/started; exec sleep 3600"]
+            startupProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 30, timeoutSeconds: 5}
+            livenessProbe: {exec: {command: [cat, /tmp/started]}, periodSeconds: 1, failureThreshold: 3, timeoutSeconds: 5}
         """
 
     /// On the host network (pod IPs of the parallel pod suites' bridges may overlap), on a free port.
@@ -82,7 +82,7 @@ struct PodProbeTests {
             #expect(try await stack.jsonpath("pod", "probed", "{.status.containerStatuses[0].lastState.terminated.reason}") != "")
 
             // Startup: the liveness probe would kill it within a second, but it waits for the startup probe.
-            try await stack.waitFor("slow-starter ready", timeout: 30, "pod", "slow-starter",
+            try await stack.waitFor("slow-starter ready", timeout: 60, "pod", "slow-starter",
                                     "{.status.containerStatuses[0].ready}") { $0 == "true" }
             #expect(try await stack.jsonpath("pod", "slow-starter", "{.status.containerStatuses[0].restartCount}") == "0")
 
