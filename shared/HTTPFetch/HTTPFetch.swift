@@ -55,6 +55,15 @@ public enum HTTPFetch {
         }
     }
 
+    /// Go's `http.CanonicalHeaderKey` (`content-type` → `Content-Type`): how KubeEdge's `http.Header` keys look.
+    public static func canonicalHeaderName(_ name: String) -> String {
+        var upper = true
+        return String(name.map { character -> Character in
+            defer { upper = character == "-" }
+            return upper ? Character(character.uppercased()) : Character(character.lowercased())
+        })
+    }
+
     /// Whether a TCP connection to `host:port` opens within `timeout` (kubelet's tcpSocket probe).
     public static func canConnect(host: String, port: Int, timeout: Duration) async -> Bool {
         do {

@@ -423,7 +423,7 @@ public final class RouterServer: Sendable {
             }
             var headers: [(key: String, value: JSONValue)] = []
             for field in request.headers {
-                let name = ServiceBusHeader.canonical(field.name.rawName)
+                let name = HTTPFetch.canonicalHeaderName(field.name.rawName)
                 if let index = headers.firstIndex(where: { $0.key == name }) {
                     headers[index].value = .array((headers[index].value.arrayValue ?? []) + [.string(field.value)])
                 } else {
@@ -481,16 +481,5 @@ public final class RouterServer: Sendable {
                     status: .gatewayTimeout, reason: "no answer from node \(node) within \(timeout) s")))
             }
         }
-    }
-}
-
-/// Go's `http.CanonicalHeaderKey`, as KubeEdge's `http.Header` keys are.
-enum ServiceBusHeader {
-    static func canonical(_ name: String) -> String {
-        var upper = true
-        return String(name.map { character -> Character in
-            defer { upper = character == "-" }
-            return upper ? Character(character.uppercased()) : Character(character.lowercased())
-        })
     }
 }

@@ -1,5 +1,6 @@
 import EdgeProtocol
 import Foundation
+import HTTPFetch
 
 /// KubeEdge's HTTP relay messages (`common/types/http.go`, `edge/pkg/servicebus`), as pure functions.
 ///
@@ -88,7 +89,7 @@ public enum ServiceBusRules {
                                 body: [UInt8]) -> Message {
         var grouped: [(key: String, value: JSONValue)] = []
         for (name, value) in headers {
-            let canonical = canonicalHeaderName(name)
+            let canonical = HTTPFetch.canonicalHeaderName(name)
             if let index = grouped.firstIndex(where: { $0.key == canonical }) {
                 grouped[index].value = .array((grouped[index].value.arrayValue ?? []) + [.string(value)])
             } else {
@@ -112,15 +113,6 @@ public enum ServiceBusRules {
         response(to: request, status: status,
                  headers: [("Content-Type", "text/plain; charset=utf-8"), ("Server", "kubeedge-edgecore")],
                  body: Array((reason + "\n").utf8))
-    }
-
-    /// Go's `http.CanonicalHeaderKey`: `content-type` → `Content-Type`.
-    public static func canonicalHeaderName(_ name: String) -> String {
-        var upper = true
-        return String(name.map { character -> Character in
-            defer { upper = character == "-" }
-            return upper ? Character(character.uppercased()) : Character(character.lowercased())
-        })
     }
 
     /// `--allowed-ports`: `6666,8080-8090`; empty allows every port.
