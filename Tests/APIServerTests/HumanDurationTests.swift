@@ -66,8 +66,8 @@ import Testing
         {
             #expect(TablePrinter.parseTimestamp(bad) == nil, "\(bad)")
         }
-        #expect(TablePrinter.formatRFC3339UTC(1_795_341_600) == "2026-11-22T10:00:00Z")
-        #expect(TablePrinter.formatRFC3339UTC(-62_135_596_800) == "0001-01-01T00:00:00Z")
+        #expect(RFC3339.format(seconds: 1_795_341_600) == "2026-11-22T10:00:00Z")
+        #expect(RFC3339.format(seconds: -62_135_596_800) == "0001-01-01T00:00:00Z")
     }
 
     @Test func ages() {

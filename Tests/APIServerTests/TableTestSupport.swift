@@ -25,7 +25,7 @@ func text(_ value: JSONValue) -> String {
 
 /// A timestamp `seconds` before `tableNow`.
 func ago(_ seconds: Int64) -> String {
-    TablePrinter.formatRFC3339UTC(Int64(tableNow.timeIntervalSince1970) - seconds)
+    RFC3339.format(seconds: Int64(tableNow.timeIntervalSince1970) - seconds)
 }
 
 func cells(_ kind: String, _ group: String, _ object: String) -> [JSONValue] {

@@ -76,8 +76,8 @@ extension TablePrinter {
     /// Parses a Kubernetes timestamp as Go's `time.Parse(time.RFC3339, …)` does: `2026-11-22T10:00:00Z`, with an
     /// optional fraction of a second (`MicroTime`) and a `Z` or `±hh:mm` offset. Returns nil for anything else.
     public static func parseTimestamp(_ text: String) -> Date? {
-        guard let (seconds, fraction) = parseRFC3339(text) else { return nil }
-        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+        guard let (seconds, nanos) = RFC3339.parse(text) else { return nil }
+        return Date(timeIntervalSince1970: Double(seconds) + Double(nanos) / 1e9)
     }
 
     /// `translateTimestampSince`: `"<unknown>"` for a missing, unparsable or zero (`0001-01-01T00:00:00Z`)
@@ -89,87 +89,8 @@ extension TablePrinter {
 
     /// Seconds since 1970 for a non-zero timestamp (nil when missing, unparsable or Go's zero time).
     static func instant(_ text: String) -> Double? {
-        guard let (seconds, fraction) = parseRFC3339(text) else { return nil }
-        if seconds == goZeroTimeUnixSeconds && fraction == 0 { return nil }
-        return Double(seconds) + fraction
-    }
-
-    /// `time.Time{}` (January 1, year 1, UTC) as Unix seconds.
-    private static let goZeroTimeUnixSeconds: Int64 = -62_135_596_800
-
-    private static func parseRFC3339(_ text: String) -> (Int64, Double)? {
-        let b = Array(text.utf8)
-        var i = 0
-        func digits(_ n: Int) -> Int64? {
-            guard i + n <= b.count else { return nil }
-            var v: Int64 = 0
-            for k in i..<(i + n) {
-                guard b[k] >= 0x30 && b[k] <= 0x39 else { return nil }
-                v = v * 10 + Int64(b[k] - 0x30)
-            }
-            i += n
-            return v
-        }
-        func expect(_ c: UInt8) -> Bool {
-            guard i < b.count, b[i] == c else { return false }
-            i += 1
-            return true
-        }
-        guard let year = digits(4), expect(0x2D), let month = digits(2), expect(0x2D), let day = digits(2) else {
-            return nil
-        }
-        guard i < b.count, b[i] == 0x54 || b[i] == 0x74 else { return nil }  // T or t
-        i += 1
-        guard let hour = digits(2), expect(0x3A), let minute = digits(2), expect(0x3A), let second = digits(2) else {
-            return nil
-        }
-        var fraction = 0.0
-        if i < b.count, b[i] == 0x2E || b[i] == 0x2C {  // Go accepts '.' or ','
-            i += 1
-            let start = i
-            var scale = 0.1
-            while i < b.count, b[i] >= 0x30 && b[i] <= 0x39 {
-                fraction += Double(b[i] - 0x30) * scale
-                scale /= 10
-                i += 1
-            }
-            guard i > start else { return nil }
-        }
-        var offset: Int64 = 0
-        guard i < b.count else { return nil }
-        if b[i] == 0x5A || b[i] == 0x7A {  // Z or z
-            i += 1
-        } else if b[i] == 0x2B || b[i] == 0x2D {
-            let sign: Int64 = b[i] == 0x2D ? -1 : 1
-            i += 1
-            guard let oh = digits(2), expect(0x3A), let om = digits(2), oh < 24, om < 60 else { return nil }
-            offset = sign * (oh * 3600 + om * 60)
-        } else {
-            return nil
-        }
-        guard i == b.count else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60,
-            second < 60
-        else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
-        return (days * 86_400 + hour * 3600 + minute * 60 + second - offset, fraction)
-    }
-
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
-        switch month {
-        case 2: return (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar.
-    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
+        guard let (seconds, nanos) = RFC3339.parse(text) else { return nil }
+        if seconds == RFC3339.goZeroTimeUnixSeconds && nanos == 0 { return nil }
+        return Double(seconds) + Double(nanos) / 1e9
     }
 }

@@ -140,33 +140,7 @@ public enum TablePrinter {
         // `CreationTimestamp.Time.UTC().Format(time.RFC3339)`: the zero time when missing.
         let created = o["metadata"]["creationTimestamp"].str.flatMap { parseTimestamp($0) }
         let seconds = created.map { Int64(($0.timeIntervalSince1970).rounded(.down)) } ?? -62_135_596_800
-        return PrintedRow(cells: [.string(o.name), .string(formatRFC3339UTC(seconds))])
-    }
-
-    /// `2006-01-02T15:04:05Z` for Unix seconds.
-    static func formatRFC3339UTC(_ unixSeconds: Int64) -> String {
-        var days = unixSeconds / 86_400
-        var rem = unixSeconds % 86_400
-        if rem < 0 {
-            rem += 86_400
-            days -= 1
-        }
-        // civil_from_days (Howard Hinnant)
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):"
-            + "\(pad(rem % 60, 2))Z"
+        return PrintedRow(cells: [.string(o.name), .string(RFC3339.format(seconds: seconds))])
     }
 
     // MARK: Custom resources (apiextensions-apiserver's tableconvertor)

@@ -1,8 +1,9 @@
-// HTTP in and out: authentication, routing, content negotiation (JSON or the Table kubectl asks for), Status
-// error bodies, watch streams. Semantics live in APICore.
+// HTTP in and out: authentication, routing, content negotiation (JSON, Kubernetes protobuf, or the Table kubectl asks
+// for), Status error bodies, watch streams. Semantics live in APICore.
 
 import EdgeProtocol
 import Foundation
+import KubeProtobuf
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -60,6 +61,13 @@ public struct APIResponder: HTTPResponder {
     }
 
     public func respond(to request: Request, context: APIRequestContext) async throws -> Response {
+        // Every body this request answers with (errors included) is encoded as its Accept header asks.
+        try await Negotiation.$format.withValue(Negotiation.format(accept: request.headers[.accept])) {
+            try await respondNegotiated(to: request, context: context)
+        }
+    }
+
+    private func respondNegotiated(to request: Request, context: APIRequestContext) async throws -> Response {
         let path = request.uri.path
         do {
             let route = try Routing.route(path, registry: core.registry)
@@ -92,11 +100,31 @@ public struct APIResponder: HTTPResponder {
                  body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
+    /// A body in the negotiated encoding: protobuf when the client asked for it and the kind has one, else JSON
+    /// (or 406 when the client accepts protobuf only).
     func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, warnings: [String] = []) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         for warning in warnings {
             let escaped = warning.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             headers.append(HTTPField(name: HTTPField.Name("Warning")!, value: "299 - \"\(escaped)\""))
+        }
+        if case .protobuf(let jsonAccepted) = Negotiation.format {
+            do {
+                let bytes = try Negotiation.codec.encode(value)
+                headers[.contentType] = KubeProtoCodec.mediaType
+                return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            } catch {
+                if !jsonAccepted {
+                    let refusal = APIError(code: 406, reason: "NotAcceptable",
+                                           message: "only the following media types are accepted: application/json, application/yaml (\(error))")
+                    let bytes = (try? refusal.status.serialized()) ?? Array("{}".utf8)
+                    return Response(status: .notAcceptable, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+                }
+                if case .noSchema = error {} else {
+                    logger.warning("protobuf encoding failed; answering in JSON", metadata: ["error": "\(error)"])
+                }
+            }
         }
         let bytes = (try? value.serialized()) ?? Array("{}".utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
@@ -187,7 +215,7 @@ public struct APIResponder: HTTPResponder {
                                         subresource: subresource, options: writeOptions(query))
             return json(result.object, warnings: result.warnings)
         case (.put, let name?, "scale"), (.patch, let name?, "scale"):
-            let input = try await bytes(request)
+            let input = request.method == .put ? try await body(request).serialized() : try await bytes(request)
             let type = request.method == .put ? nil : try Negotiation.patchType(request.headers[.contentType])
             return json(try Scale.write(core, info, namespace: namespace, name: name, patchType: type, body: input))
         case (.delete, let name?, nil):
@@ -248,6 +276,7 @@ public struct APIResponder: HTTPResponder {
 
     func body(_ request: Request) async throws -> JSONValue {
         let data = try await bytes(request)
+        if Negotiation.isProtobuf(request.headers[.contentType]) { return try Negotiation.decodeProtobuf(data) }
         do {
             return try JSONValue(parsing: data)
         } catch {
@@ -264,8 +293,14 @@ public struct APIResponder: HTTPResponder {
         var options = DeleteOptions()
         let data = try await bytes(request)
         if !data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            guard let body = try? JSONValue(parsing: data), body.isObject else {
-                throw APIError.badRequest("the DeleteOptions body is not a JSON object")
+            let body: JSONValue
+            if Negotiation.isProtobuf(request.headers[.contentType]) {
+                body = try Negotiation.decodeProtobuf(data)
+            } else {
+                guard let parsed = try? JSONValue(parsing: data), parsed.isObject else {
+                    throw APIError.badRequest("the DeleteOptions body is not a JSON object")
+                }
+                body = parsed
             }
             options.gracePeriodSeconds = body["gracePeriodSeconds"]?.int64Value
             options.propagationPolicy = body["propagationPolicy"]?.stringValue
@@ -313,13 +348,25 @@ public struct APIResponder: HTTPResponder {
             bookmarks: query.bool("allowWatchBookmarks") ? options.bookmarkInterval : nil, table: table,
             timeout: timeout)
         let logger = self.logger
+        // Protobuf frames when asked for and the kind has them (never for Tables), else JSON lines.
+        var frames: KubeProtoCodec?
+        if case .protobuf(let jsonAccepted) = Negotiation.format, table == nil {
+            if Negotiation.codec.canEncode(apiVersion: target.info.apiVersion, kind: target.info.kind) {
+                frames = Negotiation.codec
+            } else if !jsonAccepted {
+                throw APIError(code: 406, reason: "NotAcceptable",
+                               message: "only the following media types are accepted: application/json, application/yaml")
+            }
+        }
+        let codec = frames
+        let contentType = codec == nil ? "application/json" : KubeProtoCodec.mediaType + ";stream=watch"
         return Response(
-            status: .ok, headers: [.contentType: "application/json"],
+            status: .ok, headers: [.contentType: contentType],
             body: ResponseBody { writer in
                 do {
                     // Ends when the client closes its side, the timeout passes or the stream fails.
                     try await request.body.consumeWithCancellationOnInboundClose { _ in
-                        try await watcher.run { line in try await writer.write(ByteBuffer(bytes: line)) }
+                        try await watcher.run(protobuf: codec) { line in try await writer.write(ByteBuffer(bytes: line)) }
                     }
                 } catch is CancellationError {
                     return
@@ -400,6 +447,51 @@ public struct Query: Sendable {
 }
 
 enum Negotiation {
+    enum Format: Sendable {
+        case json
+        /// Kubernetes protobuf; `jsonAccepted` when the client also takes JSON (client-go sends both).
+        case protobuf(jsonAccepted: Bool)
+    }
+
+    /// The response encoding of the request being answered.
+    @TaskLocal static var format: Format = .json
+
+    static let codec = KubeProtoCodec()
+
+    /// The first media type of `Accept` this server can write, as kube-apiserver picks it (in the client's order).
+    static func format(accept: String?) -> Format {
+        guard let accept else { return .json }
+        let types = accept.split(separator: ",").map {
+            $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        }
+        let jsonTypes: Set<String> = ["application/json", "*/*", "application/*"]
+        for (index, type) in types.enumerated() {
+            if type == KubeProtoCodec.mediaType {
+                return .protobuf(jsonAccepted: types[(index + 1)...].contains { jsonTypes.contains($0) })
+            }
+            if jsonTypes.contains(type) { return .json }
+        }
+        return .json
+    }
+
+    static func isProtobuf(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        return type == KubeProtoCodec.mediaType
+    }
+
+    /// A protobuf request body as the JSON object the rest of the server works on.
+    static func decodeProtobuf(_ data: [UInt8]) throws -> JSONValue {
+        do {
+            return try codec.decode(data)
+        } catch .noSchema(let apiVersion, let kind) {
+            throw APIError(code: 415, reason: "UnsupportedMediaType",
+                           message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (no protobuf encoding of \(kind) in \(apiVersion))")
+        } catch {
+            throw APIError.badRequest("the request body is not a valid protobuf object: \(error)")
+        }
+    }
+
     /// The row object wanted when the client asks for a Table (kubectl get), else nil.
     static func table(_ accept: String?, _ query: Query) -> IncludeObject? {
         guard let accept, accept.contains("as=Table") else { return nil }

@@ -2,6 +2,7 @@
 // from there, filtered by namespace and selectors, as newline-delimited JSON (or one-row Tables for kubectl).
 
 import EdgeProtocol
+import KubeProtobuf
 
 struct Watcher: Sendable {
     let core: APICore
@@ -62,7 +63,8 @@ struct Watcher: Sendable {
         (object.string(at: "metadata.namespace") ?? "") + "/" + (object.string(at: "metadata.name") ?? "")
     }
 
-    func run(_ emit: (_ line: [UInt8]) async throws -> Void) async throws {
+    /// Streams the events: JSON lines, or length-prefixed protobuf frames when `protobuf` is given.
+    func run(protobuf: KubeProtoCodec? = nil, _ emit: (_ line: [UInt8]) async throws -> Void) async throws {
         var first = true
         func line(_ type: String, _ object: JSONValue) throws -> [UInt8] {
             var payload = object
@@ -70,6 +72,7 @@ struct Watcher: Sendable {
                 payload = Tables.single(info, object, includeObject: table, includeColumns: first)
                 first = false
             }
+            if let protobuf { return try protobuf.watchFrame(type: type, object: payload) }
             let event: JSONValue = ["type": .string(type), "object": payload]
             return try event.serialized() + [0x0A]
         }
