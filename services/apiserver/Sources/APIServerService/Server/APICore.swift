@@ -6,6 +6,7 @@
 
 import EdgeProtocol
 import Foundation
+import KubeProtobuf
 import Logging
 import Synchronization
 
@@ -15,10 +16,21 @@ public struct WriteOptions: Sendable {
     public var dryRun = false
     /// `fieldValidation`: Strict (unknown fields are an error), Warn (a warning), Ignore.
     public var fieldValidation = "Warn"
+    /// The manager recorded in `metadata.managedFields` (`fieldManager`, else from the User-Agent); nil for the
+    /// server's own controllers, whose writes are not recorded.
+    public var fieldManager: String?
+    /// `force=true` on an apply: take over fields other managers own instead of failing with a conflict.
+    public var force = false
+    /// The object already carries its managedFields (an apply computed them).
+    var managersComputed = false
+    /// The subresource a write is recorded under when it is not the one the request wrote through (`scale`).
+    var recordedSubresource: String?
 
-    public init(dryRun: Bool = false, fieldValidation: String = "Warn") {
+    public init(dryRun: Bool = false, fieldValidation: String = "Warn", fieldManager: String? = nil, force: Bool = false) {
         self.dryRun = dryRun
         self.fieldValidation = fieldValidation
+        self.fieldManager = fieldManager
+        self.force = force
     }
 }
 
@@ -222,13 +234,18 @@ public final class APICore: Sendable {
         object[path: ["metadata", "resourceVersion"]] = nil
         object[path: ["metadata", "deletionTimestamp"]] = nil
         object[path: ["metadata", "deletionGracePeriodSeconds"]] = nil
-        object[path: ["metadata", "managedFields"]] = nil
+        if !options.managersComputed { object[path: ["metadata", "managedFields"]] = nil }
         if object["spec"] != nil || info.custom != nil { object[path: ["metadata", "generation"]] = 1 }
         // As kube-apiserver: defaulting at decode, mutating admission, then the strategy's PrepareForCreate.
         if info.custom == nil { Defaulting.apply(group: info.group, kind: info.kind, &object) }
         if info.group == "", info.kind == "Pod" { Defaulting.admitPod(&object, .create) }
         prepareForCreate(info, &object)
         warnings += try validateAndPrune(info, &object, options: options)
+        if !options.managersComputed, let manager = options.fieldManager {
+            FieldManager.store(FieldManager.update(
+                old: nil, new: object, manager: manager, apiVersion: info.apiVersion, subresource: nil,
+                hasStatus: info.hasStatus, time: Self.now(), shape: applyShape(info)), in: &object)
+        }
         if options.dryRun { return WriteResult(object: object, warnings: warnings) }
         let rv: Int64
         do {
@@ -404,6 +421,81 @@ public final class APICore: Sendable {
         }
     }
 
+    // MARK: Server-side apply
+
+    /// PATCH with `application/apply-patch+yaml`: merges the configuration into the object (creating it when
+    /// missing) under `options.fieldManager`'s ownership. `created` tells a 201 from a 200.
+    public func apply(
+        _ info: ResourceInfo, namespace: String, name: String, patch: [UInt8], subresource: String? = nil,
+        options: WriteOptions
+    ) throws(APIError) -> (result: WriteResult, created: Bool) {
+        guard let manager = options.fieldManager, !manager.isEmpty else {
+            throw APIError(code: 422, reason: "Invalid", message: """
+                PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch
+                """)
+        }
+        let config: JSONValue
+        do {
+            config = try JSONValue(parsing: patch)
+        } catch {
+            throw APIError.badRequest("error decoding YAML: the apply configuration must be JSON here (YAML is not read): \(error)")
+        }
+        guard config.isObject else { throw APIError.badRequest("the apply configuration is not an object") }
+        let configName = config.string(at: "metadata.name") ?? ""
+        if !configName.isEmpty, configName != name {
+            throw APIError.badRequest("the name of the object (\(configName)) does not match the name on the URL (\(name))")
+        }
+        let shape = applyShape(info)
+        var applyOptions = options
+        applyOptions.managersComputed = true
+        func conflictError(_ conflicts: ApplyConflicts) -> APIError {
+            var error = APIError(code: 409, reason: "Conflict", message: conflicts.message)
+            error.causes = conflicts.conflicts.map { ($0.path, "FieldManagerConflict", "conflict with \($0.manager)") }
+            return error
+        }
+        if (try? fetch(info, key(info, namespace, name))) == nil {
+            var object: JSONValue
+            do throws(ApplyConflicts) {
+                let applied = try FieldManager.apply(
+                    live: nil, config: config, manager: manager, apiVersion: info.apiVersion, subresource: subresource,
+                    hasStatus: info.hasStatus, force: options.force, time: Self.now(), shape: shape)
+                object = applied.object
+                FieldManager.store(applied.entries, in: &object)
+            } catch {
+                throw conflictError(error)
+            }
+            object[path: ["metadata", "name"]] = .string(name)
+            do {
+                return (try create(info, namespace: namespace, object: object, options: applyOptions), true)
+            } catch let error where error.reason == "AlreadyExists" {
+                // Created meanwhile: apply to it below.
+            }
+        }
+        let result = try modify(info, namespace: namespace, name: name, precondition: nil, subresource: subresource,
+                                options: applyOptions) { (current) throws(APIError) -> JSONValue in
+            do throws(ApplyConflicts) {
+                var applied = try FieldManager.apply(
+                    live: current, config: config, manager: manager, apiVersion: info.apiVersion,
+                    subresource: subresource, hasStatus: info.hasStatus, force: options.force, time: Self.now(),
+                    shape: shape)
+                FieldManager.store(applied.entries, in: &applied.object)
+                return applied.object
+            } catch {
+                throw conflictError(error)
+            }
+        }
+        return (result, false)
+    }
+
+    /// How server-side apply sees a kind's objects.
+    func applyShape(_ info: ResourceInfo) -> any ApplyShape {
+        if let custom = info.custom {
+            let version = custom.definition.versions.first { $0.name == custom.versionName }
+            return version?.schema.map { CRDShape($0) as any ApplyShape } ?? DeducedShape()
+        }
+        return ProtoApplyShape(apiVersion: info.apiVersion, kind: info.kind) ?? DeducedShape()
+    }
+
     /// The read-modify-write every update goes through. `change` gets the current object and returns the new
     /// one (as the client sent or patched it); system metadata and the other half of the status split are then
     /// taken from the current object.
@@ -451,6 +543,20 @@ public final class APICore: Sendable {
                 object[path: ["spec", "finalizers"]] = current[path: ["spec", "finalizers"]]
             }
             let warnings = try validateAndPrune(info, &object, options: options)
+            if options.managersComputed {
+                // An apply: its managers were computed against `current`.
+            } else if let manager = options.fieldManager {
+                var previous = current
+                if object[path: ["metadata", "managedFields"]] == [.object([])] {
+                    previous[path: ["metadata", "managedFields"]] = nil  // `[{}]` resets ownership, as in kube
+                }
+                FieldManager.store(FieldManager.update(
+                    old: previous, new: object, manager: manager, apiVersion: info.apiVersion,
+                    subresource: options.recordedSubresource ?? subresource, hasStatus: info.hasStatus, time: Self.now(), shape: applyShape(info)),
+                    in: &object)
+            } else {
+                object[path: ["metadata", "managedFields"]] = current[path: ["metadata", "managedFields"]]
+            }
             if info.kind == "Namespace", current[path: ["status", "phase"]]?.stringValue == "Terminating" {
                 object[path: ["status", "phase"]] = "Terminating"
             }

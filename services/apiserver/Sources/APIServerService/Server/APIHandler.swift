@@ -197,7 +197,7 @@ public struct APIResponder: HTTPResponder {
                            message: "pod logs are not served yet: the edge does not stream them to the cloud")
         case (.post, nil, nil):
             let object = try await body(request)
-            let result = try core.create(info, namespace: namespace, object: object, options: writeOptions(query))
+            let result = try core.create(info, namespace: namespace, object: object, options: writeOptions(query, request))
             return json(result.object, status: .created, warnings: result.warnings)
         case (.post, let name?, "binding"):
             let binding = try await body(request)
@@ -206,18 +206,25 @@ public struct APIResponder: HTTPResponder {
         case (.put, let name?, let subresource) where subresource != "scale":
             let object = try await body(request)
             let result = try core.update(info, namespace: namespace, name: name, object: object,
-                                         subresource: subresource, options: writeOptions(query))
+                                         subresource: subresource, options: writeOptions(query, request))
             return json(result.object, warnings: result.warnings)
         case (.patch, let name?, let subresource) where subresource != "scale":
-            let type = try Negotiation.patchType(request.headers[.contentType])
+            let type = try Negotiation.patchType(request.headers[.contentType], allowApply: true)
             let patch = try await bytes(request)
+            if type == .apply {
+                let applied = try core.apply(info, namespace: namespace, name: name, patch: patch,
+                                             subresource: subresource, options: writeOptions(query, request))
+                return json(applied.result.object, status: applied.created ? .created : .ok,
+                            warnings: applied.result.warnings)
+            }
             let result = try core.patch(info, namespace: namespace, name: name, type: type, patch: patch,
-                                        subresource: subresource, options: writeOptions(query))
+                                        subresource: subresource, options: writeOptions(query, request))
             return json(result.object, warnings: result.warnings)
         case (.put, let name?, "scale"), (.patch, let name?, "scale"):
             let input = request.method == .put ? try await body(request).serialized() : try await bytes(request)
             let type = request.method == .put ? nil : try Negotiation.patchType(request.headers[.contentType])
-            return json(try Scale.write(core, info, namespace: namespace, name: name, patchType: type, body: input))
+            return json(try Scale.write(core, info, namespace: namespace, name: name, patchType: type, body: input,
+                                        options: writeOptions(query, request)))
         case (.delete, let name?, nil):
             let options = try await deleteOptions(request, query)
             switch try core.delete(info, namespace: namespace, name: name, options: options) {
@@ -284,9 +291,16 @@ public struct APIResponder: HTTPResponder {
         }
     }
 
-    func writeOptions(_ query: Query) -> WriteOptions {
-        WriteOptions(dryRun: query.values("dryRun").contains("All"),
-                     fieldValidation: query.value("fieldValidation") ?? "Warn")
+    /// The write's options; the field manager is `fieldManager` or, as kube-apiserver derives it, the User-Agent up
+    /// to its first `/`.
+    func writeOptions(_ query: Query, _ request: Request) -> WriteOptions {
+        let manager = query.value("fieldManager").flatMap { $0.isEmpty ? nil : $0 }
+            ?? FieldManager.defaultManager(userAgent: request.headers[.userAgent])
+        return WriteOptions(dryRun: query.values("dryRun").contains("All"),
+                            fieldValidation: query.value("fieldValidation") ?? "Warn",
+                            fieldManager: request.headers[.contentType].flatMap(PatchType.init(contentType:)) == .apply
+                                ? query.value("fieldManager") : manager,
+                            force: query.bool("force"))
     }
 
     func deleteOptions(_ request: Request, _ query: Query) async throws -> DeleteOptions {
@@ -498,8 +512,8 @@ enum Negotiation {
         return IncludeObject.parse(query.value("includeObject")) ?? .metadata
     }
 
-    static func patchType(_ contentType: String?) throws(APIError) -> PatchType {
-        guard let type = PatchType(contentType: contentType ?? ""), type != .apply else {
+    static func patchType(_ contentType: String?, allowApply: Bool = false) throws(APIError) -> PatchType {
+        guard let type = PatchType(contentType: contentType ?? ""), allowApply || type != .apply else {
             throw APIError.unsupportedMediaType(contentType ?? "")
         }
         return type

@@ -21,10 +21,13 @@ enum Scale {
 
     /// PUT (a Scale body) or PATCH (of the Scale) → the deployment's spec.replicas.
     static func write(
-        _ core: APICore, _ info: ResourceInfo, namespace: String, name: String, patchType: PatchType?, body: [UInt8]
+        _ core: APICore, _ info: ResourceInfo, namespace: String, name: String, patchType: PatchType?, body: [UInt8],
+        options: WriteOptions = WriteOptions()
     ) throws(APIError) -> JSONValue {
+        var options = options
+        options.recordedSubresource = "scale"  // ownership of spec.replicas is recorded as kube does, under "scale"
         let result = try core.modify(info, namespace: namespace, name: name, precondition: nil, subresource: nil,
-                                     options: WriteOptions()) { (current) throws(APIError) -> JSONValue in
+                                     options: options) { (current) throws(APIError) -> JSONValue in
             let currentScale = scale(of: current)
             let newScale: JSONValue
             do {
