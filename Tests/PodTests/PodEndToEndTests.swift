@@ -295,6 +295,10 @@ struct PodEndToEndTests {
                 let phases = try await stack.api.ok(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}"])
                 return phases.split(separator: " ") == ["Running", "Running"]
             }
+            // kubectl's rollout status reads the Deployment's status as the pods run (observedGeneration,
+            // updatedReplicas, availableReplicas).
+            let rollout = try await stack.api.ok(["rollout", "status", "deployment/web", "--timeout=60s"])
+            #expect(rollout.contains("successfully rolled out"), "\(rollout)")
 
             // A crashing container is restarted (restartPolicy Always) and the count reaches the cloud.
             _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.crasher)

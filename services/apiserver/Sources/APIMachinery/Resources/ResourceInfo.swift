@@ -142,6 +142,7 @@ public enum BuiltinResources {
               namespaced: true, shortNames: ["deploy"], categories: ["all"], subresources: ["status", "scale"]),
         .init(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
               namespaced: true),
+        EventsV1.info,
         .init(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
               singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
               shortNames: ["crd", "crds"], categories: ["api-extensions"], subresources: ["status"]),

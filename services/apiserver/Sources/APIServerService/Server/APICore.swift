@@ -195,8 +195,11 @@ public final class APICore: Sendable {
         if remaining > 0, let lastKey {
             token = Data("\(lastKey.0)/\(lastKey.1)".utf8).base64EncodedString()
         }
+        // kube counts what is left only when nothing is filtered (ListMeta.remainingItemCount: "not set if the list
+        // request contains label or field selectors").
+        let filtered = !labelSelector.requirements.isEmpty || !(fieldSelector?.requirements.isEmpty ?? true)
         return ListResult(items: items, resourceVersion: snapshot.listRV, continueToken: token,
-                          remaining: remaining > 0 ? remaining : nil)
+                          remaining: remaining > 0 && !filtered ? remaining : nil)
     }
 
     // MARK: Create

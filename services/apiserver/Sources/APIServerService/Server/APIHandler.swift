@@ -170,6 +170,7 @@ public struct APIResponder: HTTPResponder {
         let info = target.info
         let namespace = target.namespace ?? ""
         let table = Negotiation.table(request.headers[.accept], query)
+        if info.group == EventsV1.info.group { return try await respondEventsV1(target, request, query: query, table: table) }
         if info.createOnly {
             guard request.method == .post, target.name == nil else {
                 throw APIError(code: 405, reason: "MethodNotAllowed",
@@ -349,15 +350,88 @@ public struct APIResponder: HTTPResponder {
         ])
     }
 
+    // MARK: events.k8s.io/v1
+
+    /// events.k8s.io/v1 Events: the core/v1 Events, converted on the way in and out (one storage, as in kube).
+    private func respondEventsV1(_ target: ResourceTarget, _ request: Request, query: Query, table: IncludeObject?)
+        async throws -> Response
+    {
+        guard let coreInfo = core.registry.resource(group: "", version: "v1", plural: "events") else {
+            throw APIError.pathNotFound()
+        }
+        let namespace = target.namespace ?? ""
+        switch (request.method, target.name, target.subresource) {
+        case (.get, nil, nil):
+            if target.watchPrefix || query.bool("watch") {
+                // Tables print the stored core Events (kube's event columns read involvedObject and source).
+                let convert: @Sendable (JSONValue) -> JSONValue
+                if table == nil { convert = { EventsV1.fromCore($0) } } else { convert = { $0 } }
+                return try watch(target, query: query, table: table, request: request, view: (coreInfo, convert))
+            }
+            let fieldSelector = try query.fieldSelector()
+            let result = try core.list(coreInfo, namespace: target.namespace, labelSelector: try query.labelSelector(),
+                                       fieldSelector: nil, limit: try query.int64("limit").map { Int($0) },
+                                       continueToken: query.value("continue"))
+            let pairs = result.items.map { ($0, EventsV1.fromCore($0)) }.filter { fieldSelector?.matches($0.1) ?? true }
+            if let table {
+                return json(Tables.list(coreInfo, pairs.map(\.0), resourceVersion: String(result.resourceVersion),
+                                        continueToken: result.continueToken, includeObject: table))
+            }
+            var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
+            if let token = result.continueToken { metadata[member: "continue"] = .string(token) }
+            return json(["kind": "EventList", "apiVersion": .string(EventsV1.info.apiVersion), "metadata": metadata,
+                         "items": .array(pairs.map(\.1))])
+        case (.get, let name?, nil):
+            let object = try core.get(coreInfo, namespace: namespace, name: name)
+            return json(table.map { Tables.single(coreInfo, object, includeObject: $0) } ?? EventsV1.fromCore(object))
+        case (.post, nil, nil):
+            let result = try core.create(coreInfo, namespace: namespace, object: EventsV1.toCore(try await body(request)),
+                                         options: writeOptions(query, request))
+            return json(EventsV1.fromCore(result.object), status: .created, warnings: result.warnings)
+        case (.put, let name?, nil):
+            let result = try core.update(coreInfo, namespace: namespace, name: name,
+                                         object: EventsV1.toCore(try await body(request)),
+                                         options: writeOptions(query, request))
+            return json(EventsV1.fromCore(result.object), warnings: result.warnings)
+        case (.patch, let name?, nil):
+            let type = try Negotiation.patchType(request.headers[.contentType])
+            let patch = try await bytes(request)
+            let result = try core.modify(coreInfo, namespace: namespace, name: name, precondition: nil,
+                                         subresource: nil, options: writeOptions(query, request)) {
+                (current) throws(APIError) -> JSONValue in
+                do {
+                    return EventsV1.toCore(try Patcher.apply(type, patch: patch, to: EventsV1.fromCore(current),
+                                                             kind: "Event"))
+                } catch let error as PatchError {
+                    throw APIError(code: error.httpStatus, reason: error.category.statusReason, message: error.message)
+                } catch {
+                    throw APIError.internalError("\(error)")
+                }
+            }
+            return json(EventsV1.fromCore(result.object), warnings: result.warnings)
+        case (.delete, let name?, nil):
+            switch try core.delete(coreInfo, namespace: namespace, name: name,
+                                   options: try await deleteOptions(request, query)) {
+            case .pending(let object): return json(EventsV1.fromCore(object))
+            case .deleted(let object):
+                return json(Self.success(name: name, info: EventsV1.info, uid: object.string(at: "metadata.uid")))
+            }
+        default:
+            throw APIError.methodNotAllowed("the server does not allow this method on the requested resource")
+        }
+    }
+
     // MARK: Watch
 
-    private func watch(_ target: ResourceTarget, query: Query, table: IncludeObject?, request: Request) throws
-        -> Response
+    /// `view`: the stored resource and the conversion to the requested version, when they differ (events.k8s.io).
+    private func watch(_ target: ResourceTarget, query: Query, table: IncludeObject?, request: Request,
+                       view: (ResourceInfo, @Sendable (JSONValue) -> JSONValue)? = nil) throws -> Response
     {
         let timeout = try query.int64("timeoutSeconds").map { Duration.seconds(max(1, $0)) }
             ?? .seconds(1800)
         let watcher = try Watcher(
-            core: core, info: target.info, namespace: target.namespace, resourceVersion: query.value("resourceVersion"),
+            core: core, info: view?.0 ?? target.info, presentedAs: view.map { (target.info, $0.1) },
+            namespace: target.namespace, resourceVersion: query.value("resourceVersion"),
             labelSelector: try query.labelSelector(), fieldSelector: try query.fieldSelector(),
             bookmarks: query.bool("allowWatchBookmarks") ? options.bookmarkInterval : nil, table: table,
             timeout: timeout)

@@ -6,7 +6,11 @@ import KubeProtobuf
 
 struct Watcher: Sendable {
     let core: APICore
+    /// The stored resource.
     let info: ResourceInfo
+    /// The resource the client asked for and the conversion to it, when it is another version's view
+    /// (events.k8s.io/v1 over core/v1 Events); selectors then match the converted object.
+    let presentedAs: (info: ResourceInfo, convert: @Sendable (JSONValue) -> JSONValue)?
     let labelSelector: LabelSelector
     let fieldSelector: FieldSelector?
     let table: IncludeObject?
@@ -19,9 +23,11 @@ struct Watcher: Sendable {
     let deadline: ContinuousClock.Instant
 
     init(
-        core: APICore, info: ResourceInfo, namespace: String?, resourceVersion: String?, labelSelector: LabelSelector,
+        core: APICore, info: ResourceInfo, presentedAs: (ResourceInfo, @Sendable (JSONValue) -> JSONValue)? = nil,
+        namespace: String?, resourceVersion: String?, labelSelector: LabelSelector,
         fieldSelector: FieldSelector?, bookmarks: Duration?, table: IncludeObject?, timeout: Duration
     ) throws(APIError) {
+        self.presentedAs = presentedAs.map { (info: $0.0, convert: $0.1) }
         self.bookmarks = bookmarks
         self.deadline = ContinuousClock.now.advanced(by: timeout)
         self.core = core
@@ -40,9 +46,11 @@ struct Watcher: Sendable {
             knownAtStart = nil
         } else {
             let list = try core.list(info, namespace: namespace, labelSelector: labelSelector,
-                                     fieldSelector: fieldSelector)
+                                     fieldSelector: presentedAs == nil ? fieldSelector : nil)
             start = list.resourceVersion
-            initial = list.items
+            initial = presentedAs.map { view in
+                list.items.map(view.1).filter { fieldSelector?.matches($0) ?? true }
+            } ?? list.items
             knownAtStart = Set(list.items.map { Self.identity($0) })
         }
         do {
@@ -86,14 +94,16 @@ struct Watcher: Sendable {
                 if event.type == .bookmark {
                     guard let due = nextBookmark, now >= due, let bookmarks else { continue }
                     nextBookmark = now.advanced(by: bookmarks)
+                    let shown = presentedAs?.info ?? info
                     let bookmark: JSONValue = [
-                        "kind": .string(info.kind), "apiVersion": .string(info.apiVersion),
+                        "kind": .string(shown.kind), "apiVersion": .string(shown.apiVersion),
                         "metadata": ["resourceVersion": .string(String(event.rv))],
                     ]
                     try await emit(try line("BOOKMARK", bookmark))
                     continue
                 }
-                let object = try core.decode(event.object, as: info)
+                let stored = try core.decode(event.object, as: info)
+                let object = presentedAs.map { $0.convert(stored) } ?? stored
                 let id = Self.identity(object)
                 let matches = labelSelector.matches(object[path: ["metadata", "labels"]])
                     && (fieldSelector?.matches(object) ?? true)
