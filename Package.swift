@@ -67,7 +67,7 @@ let services: [ServiceSpec] = [
     ]),
     // No Link: the API server needs the certificates, not the websocket stack.
     .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + [
-        "APIMachinery", "KubeProtobuf", "LinkSecurity", "Store", "CSQLite",
+        "APIMachinery", "KubeProtobuf", "LinkSecurity", "Store", "CSQLite", "YAMLJSON",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -134,12 +134,16 @@ var targets: [Target] = [
         name: "CModbus", path: "shared/CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
     // The mapper framework shared by the Modbus, OPC-UA and BLE mappers: device specs from the bus or a YAML file,
     // one worker per device, twin/state JSON. No NIO.
+    // YAML documents as JSONValue trees (Yams): device manifests, server-side apply bodies.
+    .target(
+        name: "YAMLJSON",
+        dependencies: ["EdgeProtocol", .product(name: "Yams", package: "Yams")],
+        path: "shared/YAMLJSON", swiftSettings: swiftSettings),
     .target(
         name: "Mapper",
         dependencies: [
-            "Bus", "EdgeProtocol",
+            "Bus", "EdgeProtocol", "YAMLJSON",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Yams", package: "Yams"),
         ],
         path: "shared/Mapper", swiftSettings: swiftSettings),
     // libcurl (Debian's libcurl4-openssl-dev) for the Kubernetes client: typed wrappers of its variadic calls.

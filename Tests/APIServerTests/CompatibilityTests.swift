@@ -101,6 +101,17 @@ struct CompatibilityTests {
         #expect(try await server.ok("get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[*].image}")
                 == "3 nginx:1.26")
 
+        // [SSA] A YAML body (curl, scripts) applies and creates; an apply without fieldManager is a 422.
+        let yamlBody = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: 'v'\n"
+        let created = try await http("PATCH", server.insecureURL + "/api/v1/namespaces/default/configmaps/from-yaml?fieldManager=curl",
+                                     body: yamlBody, contentType: "application/apply-patch+yaml")
+        #expect(created.status == 201, "\(created)")
+        #expect(try await server.ok("get", "cm", "from-yaml", "-o", "jsonpath={.data.k}") == "v")
+        let anonymous = try await http("PATCH", server.insecureURL + "/api/v1/namespaces/default/configmaps/from-yaml",
+                                       body: yamlBody, contentType: "application/apply-patch+yaml")
+        #expect(anonymous.status == 422)
+        #expect(anonymous.body.contains("fieldManager: Required value: is required for apply patch"))
+
         // [EVENTS] An events.k8s.io/v1 Event is a core/v1 Event and back.
         _ = try await server.ok("create", "-f", "-", input: """
             apiVersion: events.k8s.io/v1

@@ -181,3 +181,22 @@ struct ProtobufGolden {
         return try stride(from: 0, to: digits.count, by: 2).map { try nibble(digits[$0]) << 4 | nibble(digits[$0 + 1]) }
     }
 }
+
+/// Discovery documents in protobuf, as cloudcore's client-go asks for them (`APIResourceList.resources[].verbs` is a
+/// `Verbs` message on the wire and a plain array in JSON).
+@Suite("protobuf discovery")
+struct ProtobufDiscoveryTests {
+    @Test("APIResourceList and APIGroupList encode and read back")
+    func discovery() async throws {
+        let server = try await APIServerProcess()
+        defer { Task { await server.stop() } }
+        let codec = KubeProtoCodec()
+        for path in ["/api/v1", "/apis/coordination.k8s.io/v1", "/apis", "/api"] {
+            let answer = try await rawHTTP("GET", server.insecureURL + path, headers: ["Accept": ProtobufServerTests.accept])
+            #expect(answer.contentType == KubeProtoCodec.mediaType, "\(path)")
+            let json = try await rawHTTP("GET", server.insecureURL + path)
+            let difference = jsonDifference(try codec.decode(answer.body), try JSONValue(parsing: json.body))
+            #expect(difference == nil, "\(path): \(difference ?? "")")
+        }
+    }
+}

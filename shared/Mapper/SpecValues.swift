@@ -1,5 +1,5 @@
 import EdgeProtocol
-import Yams
+import YAMLJSON
 
 /// Device manifests arrive as YAML (a local file) or JSON (the edge bus); both become `JSONValue` trees so that one
 /// parser reads them. YAML scalars keep their text: a plain scalar that reads as a number or boolean becomes one.
@@ -7,46 +7,10 @@ public enum SpecDocuments {
     /// Every document of a (multi-document) YAML text, as JSON trees. Empty documents are skipped.
     public static func load(yaml text: String) throws(SpecError) -> [JSONValue] {
         do {
-            var out: [JSONValue] = []
-            for node in try Yams.compose_all(yaml: text) {
-                out.append(convert(node))
-            }
-            return out
-        } catch let error as SpecError {
-            throw error
+            return try YAMLDocuments.load(text)
         } catch {
             throw SpecError("not valid YAML: \(error)")
         }
-    }
-
-    static func convert(_ node: Node) -> JSONValue {
-        switch node {
-        case .mapping(let mapping):
-            return .object(mapping.map { (key: $0.key.string ?? "\($0.key)", value: convert($0.value)) })
-        case .sequence(let sequence):
-            return .array(sequence.map(convert))
-        case .alias:
-            return .null
-        case .scalar(let scalar):
-            if scalar.style != .plain { return .string(scalar.string) }
-            let text = scalar.string
-            switch text {
-            case "~", "null", "Null", "NULL", "": return .null
-            case "true", "True", "TRUE": return .bool(true)
-            case "false", "False", "FALSE": return .bool(false)
-            default:
-                if isNumberLiteral(text) { return .number(text) }
-                return .string(text)
-            }
-        }
-    }
-
-    static func isNumberLiteral(_ text: String) -> Bool {
-        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (first >= 48 && first <= 57) else {
-            return false
-        }
-        return (try? JSONValue(parsing: Array(text.utf8))).map { if case .number = $0 { true } else { false } }
-            ?? false
     }
 }
 

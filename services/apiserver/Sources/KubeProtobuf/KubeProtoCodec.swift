@@ -79,7 +79,11 @@ public struct KubeProtoCodec: Sendable {
         guard case .object(let members) = try decodeMessage(name, raw, path: kind) else {
             throw KubeProtoError.malformed("\(kind) did not decode to an object")
         }
-        return .object([("kind", .string(kind)), ("apiVersion", .string(apiVersion))] + members)
+        // TypeMeta's members are omitempty.
+        var typeMeta: [(key: String, value: JSONValue)] = []
+        if !kind.isEmpty { typeMeta.append(("kind", .string(kind))) }
+        if !apiVersion.isEmpty { typeMeta.append(("apiVersion", .string(apiVersion))) }
+        return .object(typeMeta + members)
     }
 
     // MARK: Watch

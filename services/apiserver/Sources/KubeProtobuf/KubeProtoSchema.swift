@@ -109,7 +109,8 @@ public struct KubeProtoSchema: Sendable {
             return alias + "." + kind
         }
         let version = apiVersion.split(separator: "/").last.map(String.init) ?? apiVersion
-        if version == "v1", Self.metaKinds.contains(kind) { return "meta." + kind }
+        // `/api`'s APIVersions carries no apiVersion at all.
+        if version == "v1" || apiVersion.isEmpty, Self.metaKinds.contains(kind) { return "meta." + kind }
         return nil
     }
 

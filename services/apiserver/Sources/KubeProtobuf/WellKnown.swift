@@ -2,7 +2,8 @@ import APIMachinery
 import EdgeProtocol
 
 /// The apimachinery types whose Go code writes their own protobuf and JSON (`Time`, `MicroTime`, `Quantity`,
-/// `IntOrString`, `RawExtension`, `FieldsV1`): the generic field rules do not apply to them.
+/// `IntOrString`, `RawExtension`, `FieldsV1`, and the string lists `Verbs` and `ExtraValue`, which are messages on the
+/// wire and plain arrays in JSON): the generic field rules do not apply to them.
 enum WellKnown {
     /// The message bytes for `value` (nil: Go's zero value), or nil when `name` is not one of these types.
     static func encode(_ name: String, _ value: JSONValue?, path: String) throws(KubeProtoError) -> [UInt8]? {
@@ -48,6 +49,15 @@ enum WellKnown {
             writer.varint(UInt64(bitPattern: intVal))
             writer.lengthDelimited(3, Array(strVal.utf8))
             return writer.bytes
+        case "meta.Verbs", "authorization.ExtraValue":
+            guard let value else { return [] }
+            guard let items = value.arrayValue else { throw KubeProtoError.invalid(path, "expected an array of strings") }
+            var writer = ProtoWriter()
+            for item in items {
+                guard let text = item.stringValue else { throw KubeProtoError.invalid(path, "expected a string") }
+                writer.lengthDelimited(1, Array(text.utf8))
+            }
+            return writer.bytes
         case "runtime.RawExtension", "meta.FieldsV1":
             // The raw JSON document, as a JSON client would have sent it.
             guard let value else { return [] }
@@ -67,19 +77,22 @@ enum WellKnown {
     static func decode(_ name: String, _ bytes: ArraySlice<UInt8>, path: String) throws(KubeProtoError) -> JSONValue? {
         switch name {
         case "meta.Time", "meta.MicroTime", "resource.Quantity", "intstr.IntOrString", "runtime.RawExtension",
-            "meta.FieldsV1":
+            "meta.FieldsV1", "meta.Verbs", "authorization.ExtraValue":
             break
         default:
             return nil
         }
         var varints: [Int: UInt64] = [:]
         var strings: [Int: ArraySlice<UInt8>] = [:]
+        var list: [JSONValue] = []
         do {
             var reader = ProtoReader(bytes)
             while let field = try reader.next() {
                 switch field.value {
                 case .varint(let v): varints[field.number] = v
-                case .bytes(let b): strings[field.number] = b
+                case .bytes(let b):
+                    strings[field.number] = b
+                    if field.number == 1 { list.append(.string(String(decoding: b, as: UTF8.self))) }
                 default: break
                 }
             }
@@ -96,6 +109,8 @@ enum WellKnown {
         case "resource.Quantity":
             let text = strings[1].map { String(decoding: $0, as: UTF8.self) } ?? ""
             return .string(text.isEmpty ? "0" : text)
+        case "meta.Verbs", "authorization.ExtraValue":
+            return .array(list)
         case "intstr.IntOrString":
             if varints[1] == 1 { return .string(strings[3].map { String(decoding: $0, as: UTF8.self) } ?? "") }
             return .number(String(Int32(truncatingIfNeeded: varints[2] ?? 0)))

@@ -7,6 +7,7 @@
 import EdgeProtocol
 import Foundation
 import KubeProtobuf
+import YAMLJSON
 import Logging
 import Synchronization
 
@@ -437,11 +438,22 @@ public final class APICore: Sendable {
                 PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch
                 """)
         }
+        // kubectl sends JSON (which is YAML); anything else is read as one YAML document.
         let config: JSONValue
         do {
             config = try JSONValue(parsing: patch)
         } catch {
-            throw APIError.badRequest("error decoding YAML: the apply configuration must be JSON here (YAML is not read): \(error)")
+            do {
+                let documents = try YAMLDocuments.load(String(decoding: patch, as: UTF8.self))
+                guard documents.count == 1 else {
+                    throw APIError.badRequest("error decoding YAML: an apply patch is one document, not \(documents.count)")
+                }
+                config = documents[0]
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError.badRequest("error decoding YAML: \(error)")
+            }
         }
         guard config.isObject else { throw APIError.badRequest("the apply configuration is not an object") }
         let configName = config.string(at: "metadata.name") ?? ""
