@@ -50,7 +50,7 @@ let services: [ServiceSpec] = [
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
-    .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit),
+    .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit + ["Mapper", "OPCUA"]),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link + [
@@ -142,7 +142,7 @@ var targets: [Target] = [
     .target(
         name: "Mapper",
         dependencies: [
-            "Bus", "EdgeProtocol", "YAMLJSON",
+            "Bus", "EdgeProtocol", "ServiceKit", "YAMLJSON",
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "shared/Mapper", swiftSettings: swiftSettings),
@@ -296,6 +296,10 @@ targets.append(.target(
     name: "APIMachinery",
     dependencies: ["EdgeProtocol", .product(name: "Logging", package: "swift-log")],
     path: "services/apiserver/Sources/APIMachinery", swiftSettings: swiftSettings))
+
+// The OPC UA binary protocol: codecs (pure) and a client over opc.tcp with SecurityPolicy None.
+targets.append(.target(
+    name: "OPCUA", path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
 
 // Kubernetes' protobuf encoding of the built-in types, to and from the JSON the apiserver stores (a generated schema
 // table read by hand-written code; scripts/generate-kube-proto.py). Pure, no I/O.

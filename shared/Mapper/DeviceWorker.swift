@@ -2,6 +2,12 @@ import EdgeProtocol
 import Logging
 import Synchronization
 
+/// The driver reported its link broken outside a read or write.
+struct DeviceLinkLost: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
+}
+
 /// Runs one device: connects (with capped exponential backoff), reads each property on its collect cycle and
 /// publishes the values on `twin/update`, applies desired values from twin deltas (write, then read back and
 /// publish), and reports `online`/`offline` on `state/update` when the state changes. One task per device, and the
@@ -71,16 +77,26 @@ public final class DeviceWorker: Sendable {
         var pendingWrites: [(name: String, value: String)] = []
         let clock = ContinuousClock()
         var nextDue = [ContinuousClock.Instant](repeating: clock.now, count: properties.count)
+        /// Properties the driver pushes: not polled while connected.
+        var pushed = Set<String>()
+        let far = Duration.seconds(86_400 * 365)
 
         while !Task.isCancelled {
             if !connected {
                 do {
                     try await driver.connect()
+                    _ = mailbox.takeLinkLost()  // a failure of the previous connection
+                    do {
+                        pushed = try await subscribe()
+                    } catch {
+                        await driver.disconnect()
+                        throw error
+                    }
                     connected = true
                     failures = 0
                     lastConnectError = nil
                     logger.info("connected to device")
-                    nextDue = nextDue.map { _ in clock.now }
+                    nextDue = properties.map { pushed.contains($0.name) ? clock.now + far : clock.now }
                 } catch {
                     if Task.isCancelled { break }
                     failures += 1
@@ -98,7 +114,7 @@ public final class DeviceWorker: Sendable {
 
             // Desired values first: they are what someone is waiting for.
             pendingWrites = merge(pendingWrites, mailbox.take())
-            var linkError: (any Error)?
+            var linkError: (any Error)? = mailbox.takeLinkLost().map { DeviceLinkLost(reason: $0) }
             var readings: [TwinReading] = []
             while !pendingWrites.isEmpty, linkError == nil {
                 let write = pendingWrites.removeFirst()
@@ -158,6 +174,25 @@ public final class DeviceWorker: Sendable {
             await mailbox.wait(until: due)
         }
         if connected { await driver.disconnect() }
+    }
+
+    /// Hands the driver the properties it may push; the names it took. A refusal that is not the link is logged and
+    /// the properties are polled instead.
+    private func subscribe() async throws -> Set<String> {
+        let sink = self.sink
+        let id = spec.id
+        let mailbox = self.mailbox
+        do {
+            let names = try await driver.subscribe(properties, deliver: { readings in
+                guard !readings.isEmpty else { return }
+                await sink.publish(Topics.Device.twinUpdate(id), TwinMessages.twinUpdate(readings))
+            }, linkLost: { reason in mailbox.postLinkLost(reason) })
+            if !names.isEmpty { logger.info("device pushes changes", metadata: ["properties": "\(names.sorted())"]) }
+            return names
+        } catch let failure as PropertyFailure {
+            logger.error("cannot subscribe; polling instead", metadata: ["reason": "\(failure.description)"])
+            return []
+        }
     }
 
     /// Writes one desired value and reads it back. Returns the read-back value, or nil when the write was refused

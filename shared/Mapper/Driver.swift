@@ -14,6 +14,19 @@ public protocol DeviceDriver: Sendable {
     func read(_ property: PropertySpec) async throws -> TwinReading
     /// Converts the twin value and writes it. Errors as for `read`.
     func write(_ property: PropertySpec, value: String) async throws
+    /// Asks the device to push changes of these properties (OPC UA subscriptions) instead of being polled, after a
+    /// successful `connect`. Returns the names it now pushes; they are not polled until the next connect. `deliver`
+    /// publishes pushed readings; `linkLost` tells the worker the link broke outside a read or write. The default
+    /// pushes nothing.
+    func subscribe(_ properties: [PropertySpec], deliver: @escaping @Sendable ([TwinReading]) async -> Void,
+                   linkLost: @escaping @Sendable (String) -> Void) async throws -> Set<String>
+}
+
+extension DeviceDriver {
+    public func subscribe(_ properties: [PropertySpec], deliver: @escaping @Sendable ([TwinReading]) async -> Void,
+                          linkLost: @escaping @Sendable (String) -> Void) async throws -> Set<String> {
+        []
+    }
 }
 
 /// The device answered but could not do what was asked for one property (wrong address, bad value, read-only).

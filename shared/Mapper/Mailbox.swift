@@ -5,6 +5,8 @@ import Synchronization
 final class Mailbox: Sendable {
     private struct State {
         var items: [(name: String, value: String)] = []
+        /// Set by a driver whose link broke outside a read or write (a subscription's loop).
+        var linkLost: String?
         var waiter: CheckedContinuation<Void, Never>?
         var waitID = 0
         var cancelledID = -1
@@ -22,6 +24,23 @@ final class Mailbox: Sendable {
         waiter?.resume()
     }
 
+    /// Wakes the worker: the device's link is broken.
+    func postLinkLost(_ reason: String) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.linkLost = s.linkLost ?? reason
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    func takeLinkLost() -> String? {
+        state.withLock { s in
+            defer { s.linkLost = nil }
+            return s.linkLost
+        }
+    }
+
     func take() -> [(name: String, value: String)] {
         state.withLock { s in
             defer { s.items.removeAll() }
@@ -29,7 +48,7 @@ final class Mailbox: Sendable {
         }
     }
 
-    var isEmpty: Bool { state.withLock { $0.items.isEmpty } }
+    var isEmpty: Bool { state.withLock { $0.items.isEmpty && $0.linkLost == nil } }
 
     /// Returns at `deadline`, when a request is posted, or when the task is cancelled, whichever comes first.
     func wait(until deadline: ContinuousClock.Instant) async {
@@ -50,7 +69,7 @@ final class Mailbox: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { s -> Bool in
-                    if !s.items.isEmpty || s.cancelledID == id { return true }
+                    if !s.items.isEmpty || s.linkLost != nil || s.cancelledID == id { return true }
                     s.waiter = continuation
                     return false
                 }

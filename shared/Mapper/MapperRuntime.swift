@@ -1,6 +1,7 @@
 import Bus
 import EdgeProtocol
 import Logging
+import ServiceKit
 import Synchronization
 
 /// The mapper framework: keeps one `DeviceWorker` per device of its protocol, learnt from the edge bus
@@ -211,5 +212,36 @@ public struct BusSink: MapperSink {
         } catch {
             logger.warning("publish failed", metadata: ["topic": "\(topic)", "reason": "\(error)"])
         }
+    }
+}
+
+extension MapperRuntime {
+    /// A mapper service's whole life: devices from `--devices` (a file that cannot be read at start is a startup
+    /// error) and from the edge bus, until the service group shuts down; then every worker stops.
+    public static func serve(_ context: ServiceContext, plugin: any MapperPlugin, settings: Settings,
+                             devicesFile: String?, fileCheckInterval: Duration) async throws {
+        let runtime = MapperRuntime(plugin: plugin, sink: BusSink(bus: context.bus, logger: context.logger),
+                                    logger: context.logger, settings: settings)
+        var file: ManifestFile?
+        if let devicesFile {
+            let manifest = ManifestFile(path: devicesFile, interval: fileCheckInterval)
+            do {
+                runtime.replaceFileDevices(try manifest.load(parser: settings.parser))
+            } catch {
+                throw ConfigError(error.description)
+            }
+            file = manifest
+        }
+        try await context.bus.subscribe(subscriptions)
+        context.logger.info("serving", metadata: ["devices_file": "\(devicesFile ?? "none")"])
+        let watcher = Task { [file] in
+            guard let file else { return }
+            try? await file.run(into: runtime, logger: context.logger)
+        }
+        await context.handleMessages { message in
+            try await runtime.handle(message)
+        }
+        watcher.cancel()
+        await runtime.stopAll()
     }
 }

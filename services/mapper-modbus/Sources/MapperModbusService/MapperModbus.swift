@@ -57,34 +57,11 @@ public struct MapperModbusCommand: AsyncParsableCommand, Sendable {
     }
 
     func serve(_ context: ServiceContext) async throws {
-        let devicesFile = devices
         let settings = MapperRuntime.Settings(
             parser: SpecParser(minimumCollectCycle: .milliseconds(minCollectCycleMs)),
             backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
-        let runtime = MapperRuntime(
-            plugin: ModbusPlugin(defaultTimeout: .milliseconds(timeoutMs)),
-            sink: BusSink(bus: context.bus, logger: context.logger), logger: context.logger, settings: settings)
-        var file: ManifestFile?
-        if let devicesFile {
-            let manifest = ManifestFile(path: devicesFile, interval: .milliseconds(fileCheckMs))
-            // A file that cannot be read at start is a startup error (clear message, non-zero exit).
-            do {
-                runtime.replaceFileDevices(try manifest.load(parser: settings.parser))
-            } catch {
-                throw ConfigError(error.description)
-            }
-            file = manifest
-        }
-        try await context.bus.subscribe(MapperRuntime.subscriptions)
-        context.logger.info("serving", metadata: ["devices_file": "\(devicesFile ?? "none")"])
-        let watcher = Task { [file] in
-            guard let file else { return }
-            try? await file.run(into: runtime, logger: context.logger)
-        }
-        await context.handleMessages { message in
-            try await runtime.handle(message)
-        }
-        watcher.cancel()
-        await runtime.stopAll()
+        try await MapperRuntime.serve(
+            context, plugin: ModbusPlugin(defaultTimeout: .milliseconds(timeoutMs)),
+            settings: settings, devicesFile: devices, fileCheckInterval: .milliseconds(fileCheckMs))
     }
 }

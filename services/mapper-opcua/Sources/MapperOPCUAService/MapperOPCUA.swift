@@ -1,6 +1,74 @@
+import ArgumentParser
+import Bus
+import EdgeProtocol
+import Logging
+import Mapper
 import ServiceKit
 
 public enum MapperOPCUA: ServiceDescription {
     public static let identity = ServiceIdentity(name: "mapper-opcua", side: .edge)
     public static let abstract = "Edge: OPC UA devices as KubeEdge device twins."
+}
+
+/// `mapper-opcua`: runs the OPC UA devices of this node with its own OPC UA binary client (opc.tcp, SecurityPolicy
+/// None, anonymous or user-name login). Learns devices from the edge bus (`ke/devices/{id}`) and, with
+/// `--devices <file>`, from a local YAML file of Device and DeviceModel manifests, re-read when it changes.
+public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
+    public static let configuration = CommandConfiguration(
+        commandName: MapperOPCUA.identity.name,
+        abstract: MapperOPCUA.abstract,
+        discussion: """
+            Subscribes to each property's node (values arrive on $hw/events/device/<id>/twin/update within one \
+            publishing interval of a change; `subscribe: false` in a visitor polls it every collect cycle instead), \
+            writes desired values from $hw/events/device/<id>/twin/update/delta with the node's own data type and \
+            reads them back, and reports online/offline on $hw/events/device/<id>/state/update, reconnecting by \
+            itself. Devices come from the edge bus (ke/devices/<id>) and from --devices; their protocol config is \
+            KubeEdge's (url, userName, password, securityPolicy, securityMode, timeout; visitors nodeID or \
+            browseName). Only SecurityPolicy None is supported so far. Every flag can also be set in the --config \
+            file (the 'mapper-opcua' section, as the flag's name in camelCase: devices, timeoutMs, ...).
+            """)
+
+    @OptionGroup public var options: BaseOptions
+
+    @Option(name: .customLong("devices"), help: ArgumentHelp(
+        "YAML file of Device and DeviceModel manifests (multi-document) to run besides those from the bus.",
+        valueName: "file"))
+    public var devices: String?
+
+    @Option(name: .customLong("timeout-ms"), help: "A request's timeout, unless the device's protocol config sets one.")
+    public var timeoutMs = 5000
+
+    @Option(name: .customLong("publishing-interval-ms"), help: "Publishing interval of the subscriptions.")
+    public var publishingIntervalMs = 200
+
+    @Option(name: .customLong("reconnect-min-ms"), help: "First wait before reconnecting to a device that failed.")
+    public var reconnectMinMs = 250
+
+    @Option(name: .customLong("reconnect-max-ms"), help: "Longest wait between reconnects (doubling from the first).")
+    public var reconnectMaxMs = 5000
+
+    @Option(name: .customLong("min-collect-cycle-ms"), help: "Shortest collect cycle a polled property may ask for.")
+    public var minCollectCycleMs = 10
+
+    @Option(name: .customLong("file-check-ms"), help: "How often the --devices file is checked for changes.")
+    public var fileCheckMs = 2000
+
+    public init() {}
+
+    public func run() async throws {
+        let command = self
+        try await ServiceRunner.run(MapperOPCUA.identity, options: options) { context in
+            try await command.serve(context)
+        }
+    }
+
+    func serve(_ context: ServiceContext) async throws {
+        let settings = MapperRuntime.Settings(
+            parser: SpecParser(minimumCollectCycle: .milliseconds(minCollectCycleMs)),
+            backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
+        try await MapperRuntime.serve(
+            context, plugin: OPCUAPlugin(defaultTimeout: .milliseconds(timeoutMs),
+                                publishingInterval: .milliseconds(publishingIntervalMs)),
+            settings: settings, devicesFile: devices, fileCheckInterval: .milliseconds(fileCheckMs))
+    }
 }

@@ -1,4 +1,4 @@
 import MapperOPCUAService
 import ServiceKit
 
-await PlaceholderCommand<MapperOPCUA>.runAsRoot()
+await MapperOPCUACommand.runAsRoot()

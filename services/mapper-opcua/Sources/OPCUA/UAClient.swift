@@ -1,0 +1,629 @@
+// An OPC UA client over `opc.tcp://`: one TCP connection, one secure channel (SecurityPolicy None, its token renewed
+// before it expires), one session, requests matched to responses by request id, and subscriptions whose Publish loop
+// republishes what a lost response carried. The socket is read by a thread of its own; everything else is async.
+
+import Dispatch
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed service call or a broken connection, with the status the server gave when it gave one.
+public struct UAError: Error, Sendable, CustomStringConvertible {
+    public var status: UInt32?
+    public var message: String
+    /// The connection is unusable (closed, timed out, malformed data): reconnect.
+    public var isLinkFailure: Bool
+
+    public init(status: UInt32? = nil, _ message: String, link: Bool) {
+        self.status = status
+        self.message = message
+        self.isLinkFailure = link
+    }
+
+    public var description: String {
+        status.map { "\(UAStatus.name($0)): \(message)" } ?? message
+    }
+}
+
+public struct UAClientSettings: Sendable {
+    public var identity: UAIdentity
+    public var requestTimeout: Duration
+    public var sessionTimeout: Duration
+    public var channelLifetime: Duration
+
+    public init(identity: UAIdentity = .anonymous, requestTimeout: Duration = .seconds(5),
+                sessionTimeout: Duration = .seconds(120), channelLifetime: Duration = .seconds(600)) {
+        self.identity = identity
+        self.requestTimeout = requestTimeout
+        self.sessionTimeout = sessionTimeout
+        self.channelLifetime = channelLifetime
+    }
+}
+
+/// Where an `opc.tcp://host:port/path` URL points.
+public struct UAEndpointURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var text: String
+
+    public init?(_ text: String) {
+        guard text.hasPrefix("opc.tcp://") else { return nil }
+        let rest = text.dropFirst("opc.tcp://".count)
+        let authority = rest.prefix { $0 != "/" }
+        var host = String(authority)
+        var port = 4840
+        if authority.hasPrefix("[") {  // IPv6 literal
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { guard let p = Int(after.dropFirst()) else { return nil }; port = p }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = String(authority[..<colon])
+            guard let p = Int(authority[authority.index(after: colon)...]) else { return nil }
+            port = p
+        }
+        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
+        self.host = host
+        self.port = port
+        self.text = text
+    }
+}
+
+public final class UAClient: Sendable {
+    public let endpoint: UAEndpointURL
+    public let settings: UAClientSettings
+
+    private struct State {
+        var stream: UATCPStream?
+        var splitter = UAChunkSplitter(maxChunkSize: 65_536)
+        var handshake: CheckedContinuation<UAChunk, any Error>?
+        var pending: [UInt32: CheckedContinuation<[UInt8], any Error>] = [:]
+        var partial: [UInt32: [UInt8]] = [:]
+        var nextRequestID: UInt32 = 1
+        var nextSequence: UInt32 = 1
+        var channelID: UInt32 = 0
+        var tokenID: UInt32 = 0
+        var authenticationToken = UANodeId.null
+        var sendChunkBody = 65_536 - 64
+        var failure: UAError?
+        var tasks: [Task<Void, Never>] = []
+        var onFailure: (@Sendable (UAError) -> Void)?
+    }
+
+    private let state = Mutex(State())
+    static let maxMessageSize = 16 << 20
+
+    public init(endpoint: UAEndpointURL, settings: UAClientSettings = UAClientSettings()) {
+        self.endpoint = endpoint
+        self.settings = settings
+    }
+
+    /// Called once when the connection breaks after `connect` succeeded (not for `close`).
+    public func onFailure(_ handler: @escaping @Sendable (UAError) -> Void) {
+        state.withLock { $0.onFailure = handler }
+    }
+
+    // MARK: Connect and close
+
+    /// TCP, Hello/Acknowledge, OpenSecureChannel, CreateSession and ActivateSession.
+    public func connect() async throws {
+        let timeout = settings.requestTimeout
+        let stream = try await UATCPStream.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
+        state.withLock { $0.stream = stream }
+        stream.startReading(onBytes: { [weak self] bytes in self?.received(bytes) },
+                            onClose: { [weak self] error in self?.fail(error, link: true) })
+        do {
+            try stream.send(UAHello(endpointURL: endpoint.text).chunk.bytes)
+            let reply = try await withTimeout(timeout, "Hello") {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<UAChunk, any Error>) in
+                    let failed = self.state.withLock { s -> UAError? in
+                        if let failure = s.failure { return failure }
+                        s.handshake = c
+                        return nil
+                    }
+                    if let failed { c.resume(throwing: failed) }
+                }
+            }
+            if reply.messageType == "ERR" { throw UAError(status: (try? UATransportError(reply.body))?.status, "server refused Hello: \((try? UATransportError(reply.body))?.reason ?? "")", link: true) }
+            guard reply.messageType == "ACK" else { throw UAError("expected ACK, got \(reply.messageType)", link: true) }
+            let ack = try UAAcknowledge(reply.body)
+            state.withLock { s in
+                s.sendChunkBody = max(1024, Int(min(ack.receiveBufferSize, 65_536))) - 64
+            }
+            try await openChannel(renew: false)
+            let session = try await call(UAEncodingID.createSessionResponse) { header in
+                UARequest.createSession(header, endpointURL: self.endpoint.text, sessionName: "mapper-opcua",
+                                        timeoutMs: Double(self.settings.sessionTimeout.components.seconds * 1000))
+            } decode: { (r) throws(UADecodingError) in try UAResponseBody.createSession(&r) }
+            state.withLock { $0.authenticationToken = session.authenticationToken }
+            let policyID = try Self.tokenPolicy(for: settings.identity, in: session.endpoints)
+            _ = try await call(UAEncodingID.activateSessionResponse) { header in
+                UARequest.activateSession(header, identity: self.settings.identity, policyID: policyID)
+            } decode: { (_) throws(UADecodingError) in () }
+        } catch {
+            await close()
+            throw Self.uaError(error)
+        }
+        let renewal = Task { [weak self] in
+            guard let self else { return }
+            await self.renewChannel()
+        }
+        state.withLock { $0.tasks.append(renewal) }
+    }
+
+    /// The policy id the server announced for this kind of identity on a SecurityPolicy None endpoint.
+    static func tokenPolicy(for identity: UAIdentity, in endpoints: [UAEndpoint]) throws -> String {
+        let none = endpoints.filter { $0.securityPolicyURI == UASecureConversation.securityPolicyNone }
+        for endpoint in none.isEmpty ? endpoints : none {
+            if let token = endpoint.userTokens.first(where: { $0.tokenType == identity.tokenType }) {
+                return token.policyID
+            }
+        }
+        if endpoints.isEmpty { return identity == .anonymous ? "anonymous" : "username" }
+        throw UAError(status: 0x8021_0000, "the server offers no \(identity == .anonymous ? "anonymous" : "user-name") login on a SecurityPolicy None endpoint", link: false)
+    }
+
+    /// Closes the session and the channel (best effort), then the socket.
+    public func close() async {
+        let (stream, tasks, open) = state.withLock { s -> (UATCPStream?, [Task<Void, Never>], Bool) in
+            defer { s.tasks = []; s.onFailure = nil }
+            return (s.stream, s.tasks, s.failure == nil && s.channelID != 0)
+        }
+        for task in tasks { task.cancel() }
+        if open {
+            _ = try? await call(UAEncodingID.closeSessionResponse, timeout: .seconds(1)) { header in
+                UARequest.closeSession(header)
+            } decode: { (_) throws(UADecodingError) in () }
+            if let stream {
+                state.withLock { s in
+                    let id = s.nextRequestID
+                    s.nextRequestID &+= 1
+                    let header = UARequestHeader(authenticationToken: s.authenticationToken, requestHandle: id, timeoutHint: 1000)
+                    let chunks = UASecureConversation.chunks(
+                        messageType: "CLO", channelID: s.channelID, tokenID: s.tokenID, firstSequence: s.nextSequence,
+                        requestID: id, payload: UARequest.closeSecureChannel(header), maxBodySize: s.sendChunkBody)
+                    s.nextSequence &+= UInt32(chunks.count)
+                    for chunk in chunks { try? stream.send(chunk.bytes) }
+                }
+            }
+        }
+        fail(UAError("connection closed", link: true), link: true, notify: false)
+        stream?.close()
+    }
+
+    // MARK: Secure channel
+
+    private func openChannel(renew: Bool) async throws {
+        let lifetime = UInt32(settings.channelLifetime.components.seconds * 1000)
+        let token = try await call(UAEncodingID.openSecureChannelResponse, messageType: "OPN") { header in
+            UARequest.openSecureChannel(header, renew: renew, lifetimeMs: lifetime)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.openSecureChannel(&r) }
+        state.withLock { s in
+            s.channelID = token.channelID
+            s.tokenID = token.tokenID
+        }
+        lifetimeMs.withLock { $0 = token.lifetimeMs }
+    }
+
+    private let lifetimeMs = Mutex<UInt32>(600_000)
+
+    /// Renews the channel token at three quarters of its lifetime, as the spec asks.
+    private func renewChannel() async {
+        while !Task.isCancelled {
+            let lifetime = Double(lifetimeMs.withLock { $0 })
+            try? await Task.sleep(for: .milliseconds(max(1000, lifetime * 0.75)))
+            if Task.isCancelled { return }
+            do {
+                try await openChannel(renew: true)
+            } catch {
+                fail(Self.uaError(error), link: true)
+                return
+            }
+        }
+    }
+
+    // MARK: Services
+
+    public func read(_ nodes: [UANodeId], attribute: UInt32 = 13) async throws -> [UADataValue] {
+        let values = try await call(UAEncodingID.readResponse) { header in
+            UARequest.read(header, nodes: nodes, attribute: attribute)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.read(&r) }
+        guard values.count == nodes.count else { throw UAError("read answered \(values.count) of \(nodes.count) values", link: true) }
+        return values
+    }
+
+    /// Writes a node's Value; the write's status code (Good or the server's refusal).
+    public func write(_ node: UANodeId, value: UAVariant) async throws -> UInt32 {
+        let results = try await call(UAEncodingID.writeResponse) { header in
+            UARequest.write(header, node: node, value: value)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.statusCodes(&r) }
+        return results.first ?? 0x8001_0000
+    }
+
+    /// The node a browse path of qualified names leads to from `start` (Objects by default).
+    public func resolve(path: [UAQualifiedName], from start: UANodeId = .numeric(85)) async throws -> UANodeId {
+        let results = try await call(UAEncodingID.translateBrowsePathsResponse) { header in
+            UARequest.translateBrowsePath(header, start: start, names: path)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.translateBrowsePaths(&r) }
+        guard let (status, target) = results.first else { throw UAError("no browse path result", link: false) }
+        guard UAStatus.isGood(status), let target else {
+            throw UAError(status: status, "browse path \(path.map(\.description).joined(separator: "/")) not found", link: false)
+        }
+        return target
+    }
+
+    /// The index of a namespace URI in the server's NamespaceArray.
+    public func namespaceIndex(_ uri: String) async throws -> UInt16 {
+        let value = try await read([.numeric(2255)]).first
+        guard case .array(_, let names, _)? = value?.value,
+              let index = names.firstIndex(where: { $0 == .string(uri) }) else {
+            throw UAError(status: 0x8034_0000, "namespace \(uri) is not on the server", link: false)
+        }
+        return UInt16(index)
+    }
+
+    // MARK: Subscriptions
+
+    /// A subscription whose data changes go to `deliver` (client handle, value) in order; its Publish loop runs
+    /// until the client closes or the link fails. Returns the status of each monitored item.
+    public func subscribe(items: [(handle: UInt32, node: UANodeId)], publishingInterval: Duration,
+                          deliver: @escaping @Sendable ([(handle: UInt32, value: UADataValue)]) async -> Void)
+        async throws -> [UInt32]
+    {
+        let intervalMs = Double(publishingInterval.components.seconds) * 1000
+            + Double(publishingInterval.components.attoseconds) / 1e15
+        let subscription = try await call(UAEncodingID.createSubscriptionResponse) { header in
+            UARequest.createSubscription(header, publishingIntervalMs: intervalMs)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.createSubscription(&r) }
+        let statuses = try await call(UAEncodingID.createMonitoredItemsResponse) { header in
+            UARequest.createMonitoredItems(header, subscriptionID: subscription.id, items: items, samplingMs: intervalMs / 2)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.createMonitoredItems(&r) }
+        let loop = Task { [weak self] in
+            guard let self else { return }
+            await self.publishLoop(subscription, deliver: deliver)
+        }
+        state.withLock { $0.tasks.append(loop) }
+        return statuses
+    }
+
+    private func publishLoop(_ subscription: UAResponseBody.Subscription,
+                             deliver: @escaping @Sendable ([(handle: UInt32, value: UADataValue)]) async -> Void) async {
+        var acknowledge: [(subscription: UInt32, sequence: UInt32)] = []
+        var lastSequence: UInt32?
+        // A Publish waits up to a keep-alive period (10 intervals) for something to say.
+        let wait = Duration.milliseconds(Int64(max(5000, subscription.publishingIntervalMs * 10 * 2)))
+        while !Task.isCancelled {
+            do {
+                let pending = acknowledge
+                let notification = try await call(UAEncodingID.publishResponse, timeout: wait) { header in
+                    UARequest.publish(header, acknowledge: pending)
+                } decode: { (r) throws(UADecodingError) in try UAResponseBody.publish(&r) }
+                acknowledge = []
+                // Keep-alives carry the next sequence number and no data; a gap means a response was lost.
+                if !notification.changes.isEmpty {
+                    if let last = lastSequence, notification.sequenceNumber > last &+ 1 {
+                        for missing in (last &+ 1)..<notification.sequenceNumber {
+                            if let lost = try? await republish(subscription.id, sequence: missing) {
+                                await deliver(lost.changes)
+                                acknowledge.append((subscription.id, missing))
+                            }
+                        }
+                    }
+                    lastSequence = notification.sequenceNumber
+                    await deliver(notification.changes)
+                    acknowledge.append((notification.subscriptionID, notification.sequenceNumber))
+                }
+            } catch {
+                if Task.isCancelled { return }
+                let failure = Self.uaError(error)
+                // A Publish that timed out on a quiet subscription is not a broken link: the next one asks again,
+                // unless the connection itself failed.
+                if state.withLock({ $0.failure }) != nil { return }
+                if failure.status == 0x800A_0000 { continue }
+                fail(UAError(status: failure.status, "subscription \(subscription.id): \(failure.message)", link: true), link: true)
+                return
+            }
+        }
+    }
+
+    private func republish(_ subscription: UInt32, sequence: UInt32) async throws -> UAResponseBody.Notification {
+        try await call(UAEncodingID.republishResponse) { header in
+            UARequest.republish(header, subscriptionID: subscription, sequence: sequence)
+        } decode: { (r) throws(UADecodingError) in
+            try UAResponseBody.notificationMessage(&r, subscription: subscription, available: [])
+        }
+    }
+
+    // MARK: Requests
+
+    /// Sends one request and decodes its response of type `expected` (a ServiceFault or a bad service result
+    /// throws the server's status).
+    func call<T: Sendable>(
+        _ expected: UInt32, messageType: String = "MSG", timeout: Duration? = nil,
+        _ build: @escaping @Sendable (UARequestHeader) -> [UInt8],
+        decode: @escaping @Sendable (inout UAReader) throws(UADecodingError) -> T
+    ) async throws -> T {
+        let timeout = timeout ?? settings.requestTimeout
+        let payload = try await withTimeout(timeout, "request") {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+                // Sequence numbers must reach the server in order: they are assigned and sent under one lock.
+                let outcome = self.state.withLock { s -> SendOutcome in
+                    if let failure = s.failure { return .refused(failure) }
+                    guard let stream = s.stream else { return .refused(UAError("not connected", link: true)) }
+                    let id = s.nextRequestID
+                    s.nextRequestID &+= 1
+                    let hint = UInt32(min(Int64(UInt32.max), timeout.components.seconds * 1000))
+                    let header = UARequestHeader(authenticationToken: s.authenticationToken, requestHandle: id,
+                                                 timeoutHint: hint)
+                    let chunks = UASecureConversation.chunks(
+                        messageType: messageType, channelID: s.channelID, tokenID: s.tokenID,
+                        firstSequence: s.nextSequence, requestID: id, payload: build(header),
+                        maxBodySize: s.sendChunkBody)
+                    s.nextSequence &+= UInt32(chunks.count)
+                    s.pending[id] = continuation
+                    do {
+                        for chunk in chunks { try stream.send(chunk.bytes) }
+                    } catch {
+                        return .broken(Self.uaError(error))
+                    }
+                    return .sent
+                }
+                switch outcome {
+                case .sent: break
+                case .refused(let error): continuation.resume(throwing: error)  // never registered
+                case .broken(let error): self.fail(error, link: true)  // resumes it with the others
+                }
+            }
+        }
+        let response: UAResponse
+        do {
+            response = try UAResponse.decode(payload)
+        } catch {
+            throw UAError("malformed response: \(error)", link: true)
+        }
+        if response.typeID == UAEncodingID.serviceFault || !UAStatus.isGood(response.serviceResult) {
+            let status = response.serviceResult
+            // Session and channel faults mean the connection must be rebuilt.
+            let link = [0x8025_0000, 0x8026_0000, 0x8027_0000, 0x8022_0000, 0x8086_0000].contains(status & 0xFFFF_0000)
+            throw UAError(status: status, "service call refused", link: link)
+        }
+        guard response.typeID == expected else {
+            throw UAError("expected response \(expected), got \(response.typeID)", link: true)
+        }
+        var reader = response.reader
+        do {
+            return try decode(&reader)
+        } catch {
+            throw UAError("malformed response \(expected): \(error)", link: true)
+        }
+    }
+
+    private func withTimeout<T: Sendable>(_ timeout: Duration, _ what: String,
+                                          _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            guard let first = try await group.next() else { throw UAError(status: 0x800A_0000, "\(what) timed out", link: true) }
+            guard let value = first else {
+                // The request stays registered; a late answer is dropped. The link is suspect.
+                group.cancelAll()
+                throw UAError(status: 0x800A_0000, "\(what) timed out after \(timeout)", link: true)
+            }
+            group.cancelAll()
+            return value
+        }
+    }
+
+    static func uaError(_ error: any Error) -> UAError {
+        if let error = error as? UAError { return error }
+        if let error = error as? UATransportError { return UAError(status: error.status, error.reason, link: true) }
+        return UAError("\(error)", link: true)
+    }
+
+    // MARK: Receiving (the reader thread)
+
+    private func received(_ bytes: [UInt8]) {
+        var delivered: [(CheckedContinuation<[UInt8], any Error>, Result<[UInt8], UAError>)] = []
+        var handshake: (CheckedContinuation<UAChunk, any Error>, UAChunk)?
+        var broken: UAError?
+        state.withLock { s in
+            s.splitter.append(bytes)
+            while true {
+                let chunk: UAChunk
+                do {
+                    guard let next = try s.splitter.next() else { break }
+                    chunk = next
+                } catch {
+                    broken = UAError("bad data from the server: \(error)", link: true)
+                    break
+                }
+                switch chunk.messageType {
+                case "ACK", "ERR":
+                    if let waiting = s.handshake {
+                        s.handshake = nil
+                        handshake = (waiting, chunk)
+                    } else if chunk.messageType == "ERR" {
+                        let error = (try? UATransportError(chunk.body)) ?? UATransportError(status: 0x8005_0000, reason: "")
+                        broken = UAError(status: error.status, "server closed the channel: \(error.reason)", link: true)
+                    }
+                case "OPN", "MSG", "CLO":
+                    do {
+                        let part = try UASecureConversation.open(chunk)
+                        if chunk.chunkType == UInt8(ascii: "A") {
+                            var r = UAReader(part.payload)
+                            let status = (try? r.uint32()) ?? 0x8001_0000
+                            if let waiting = s.pending.removeValue(forKey: part.requestID) {
+                                delivered.append((waiting, .failure(UAError(status: status, "server aborted the message", link: false))))
+                            }
+                            s.partial[part.requestID] = nil
+                            continue
+                        }
+                        var assembled = s.partial[part.requestID] ?? []
+                        assembled.append(contentsOf: part.payload)
+                        guard assembled.count <= Self.maxMessageSize else {
+                            broken = UAError(status: 0x8080_0000, "response larger than \(Self.maxMessageSize) bytes", link: true)
+                            break
+                        }
+                        if chunk.chunkType == UInt8(ascii: "C") {
+                            s.partial[part.requestID] = assembled
+                            continue
+                        }
+                        s.partial[part.requestID] = nil
+                        if let waiting = s.pending.removeValue(forKey: part.requestID) {
+                            delivered.append((waiting, .success(assembled)))
+                        }
+                    } catch {
+                        broken = UAError("bad message from the server: \(error)", link: true)
+                    }
+                default:
+                    broken = UAError("unexpected \(chunk.messageType) from the server", link: true)
+                }
+                if broken != nil { break }
+            }
+        }
+        if let (continuation, chunk) = handshake { continuation.resume(returning: chunk) }
+        for (continuation, result) in delivered { continuation.resume(with: result.mapError { $0 as any Error }) }
+        if let broken { fail(broken, link: true) }
+    }
+
+    /// Fails everything waiting and remembers the failure; tells the owner once (unless it is closing).
+    private func fail(_ error: UAError, link: Bool, notify: Bool = true) {
+        let (waiting, handshake, handler, stream, first) = state.withLock { s in
+            let first = s.failure == nil
+            if first { s.failure = error }
+            let waiting = Array(s.pending.values)
+            s.pending = [:]
+            let handshake = s.handshake
+            s.handshake = nil
+            let handler = first && notify ? s.onFailure : nil
+            return (waiting, handshake, handler, s.stream, first)
+        }
+        for continuation in waiting { continuation.resume(throwing: error) }
+        handshake?.resume(throwing: error)
+        if first { stream?.close() }
+        handler?(error)
+    }
+}
+
+/// What became of a request: sent, refused before it was registered, or registered but the send failed.
+private enum SendOutcome {
+    case sent
+    case refused(UAError)
+    case broken(UAError)
+}
+
+/// A blocking TCP socket read by a thread of its own (the mapper runs few connections; a thread each is cheaper in
+/// memory than an event loop library).
+final class UATCPStream: @unchecked Sendable {
+    // @unchecked: `fd` is immutable; `closed` is guarded by `lock`.
+    let fd: Int32
+    private let lock = NSLock()
+    private var closed = false
+
+    private init(fd: Int32) { self.fd = fd }
+
+    static func connect(host: String, port: Int, timeout: Duration) async throws -> UATCPStream {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try connectBlocking(host: host, port: port, timeout: timeout) })
+            }
+        }
+    }
+
+    private static func connectBlocking(host: String, port: Int, timeout: Duration) throws -> UATCPStream {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let resolved = getaddrinfo(host, String(port), &hints, &list)
+        guard resolved == 0, let first = list else {
+            throw UAError("cannot resolve \(host): \(String(cString: gai_strerror(resolved)))", link: true)
+        }
+        defer { freeaddrinfo(list) }
+        var lastError = "no address"
+        var candidate: UnsafeMutablePointer<addrinfo>? = first
+        while let info = candidate {
+            candidate = info.pointee.ai_next
+            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+            if fd < 0 { continue }
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            var result = Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen)
+            if result != 0 && errno == EINPROGRESS {
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+                if poll(&poller, 1, ms) == 1 {
+                    var error: Int32 = 0
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+                    result = error == 0 ? 0 : -1
+                    errno = error
+                } else {
+                    errno = ETIMEDOUT
+                    result = -1
+                }
+            }
+            if result == 0 {
+                _ = fcntl(fd, F_SETFL, flags)
+                var one: Int32 = 1
+                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                return UATCPStream(fd: fd)
+            }
+            lastError = String(cString: strerror(errno))
+            Glibc.close(fd)
+        }
+        throw UAError("cannot connect to \(host):\(port): \(lastError)", link: true)
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if sent < 0 {
+                    if errno == EINTR { continue }
+                    throw UAError("send failed: \(String(cString: strerror(errno)))", link: true)
+                }
+                offset += sent
+            }
+        }
+    }
+
+    func startReading(onBytes: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (UAError) -> Void) {
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count > 0 {
+                    onBytes(Array(buffer[0..<count]))
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    let reason = count == 0 ? "the server closed the connection" : String(cString: strerror(errno))
+                    onClose(UAError(reason, link: true))
+                    break
+                }
+            }
+            lock.lock()
+            closed = true
+            lock.unlock()
+            Glibc.close(fd)
+        }
+        thread.name = "opcua-reader"
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    /// Ends the connection; the reader thread closes the descriptor as it exits.
+    func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+}
