@@ -275,6 +275,13 @@ var targets: [Target] = [
         ],
         path: "Tests/MapperModbusTests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "MapperOPCUATests",
+        dependencies: [
+            "OPCUA", "MapperOPCUAService", "Mapper", "Bus", "EdgeProtocol", "TestSupport", "mapper-opcua",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/MapperOPCUATests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "LinkTests",
         dependencies: link + ["Store", "TestSupport", "HubService", "hub", "cloudhub"],
         path: "Tests/LinkTests", swiftSettings: swiftSettings),

@@ -14,6 +14,7 @@ import datetime
 import uuid
 
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
 
 INITIAL = {
     "Boolean": (True, ua.VariantType.Boolean),
@@ -45,7 +46,7 @@ class Users:
 
     def get_user(self, iserver, username=None, password=None, certificate=None):
         if username == self.name and password == self.secret:
-            return ua.User(role=ua.UserRole.User)
+            return User(role=UserRole.User)
         return None
 
 
