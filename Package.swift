@@ -194,7 +194,8 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "KubeClient", "Link", "LinkSecurity", "HubService",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "MapperOPCUAService", "OPCUA", "KubeClient", "Link",
+            "LinkSecurity", "HubService",
             "HTTPFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -261,7 +262,7 @@ var targets: [Target] = [
     .testTarget(
         name: "DeviceTests",
         dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "meta", "twin",
-                       "devicecontroller", "mapper-modbus", .product(name: "Logging", package: "swift-log")],
+                       "devicecontroller", "mapper-modbus", "mapper-opcua", .product(name: "Logging", package: "swift-log")],
         path: "Tests/DeviceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",

@@ -6,6 +6,7 @@
 #   scripts/bench.sh         everything
 #   scripts/bench.sh pods    only the pod path (needs root: it starts a private containerd)
 #   scripts/bench.sh router  only KubeEdge's rules (rest→servicebus through the whole path)
+#   scripts/bench.sh opcua   only the OPC UA mapper against asyncua (peers venv from scripts/setup-peers.sh)
 set -euo pipefail
 ONLY="${1:-all}"
 run_part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
@@ -86,6 +87,22 @@ cat "$WORK/memory"
 awk -F'|' '{rss+=$3; pss+=$4; priv+=$5} END{printf "| **all 14** | %d | %d | %d |\n", rss, pss, priv}' "$WORK/memory"
 edge='hub|meta|twin|eventbus|servicebus|edged|mapper-modbus|mapper-opcua|mapper-ble'
 grep -E "^\| ($edge) \|" "$WORK/memory" | awk -F'|' '{pss+=$4} END{printf "\nEdge stack (9 services) Pss sum: %.1f MB\n", pss/1024}'
+fi
+
+# The OPC UA mapper against asyncua: a value written by a second client → twin/update (subscription), polled reads/s.
+if run_part opcua; then
+  VENV="${KUBEEDGE_PEERS_VENV:-$HOME/.cache/kubeedge-swift/peers-venv}"
+  if [ -x "$VENV/bin/python" ]; then
+    UA_PORT=$(free_port)
+    "$VENV/bin/python" Tests/Peers/opcua_peer.py --port "$UA_PORT" --tick 0 > "$WORK/opcua-peer.log" 2>&1 & PIDS+=($!)
+    for _ in $(seq 600); do grep -q READY "$WORK/opcua-peer.log" && break; sleep 0.1; done
+    echo
+    "$BIN/bench" opcua --broker "127.0.0.1:$PORT" --endpoint "opc.tcp://127.0.0.1:$UA_PORT/"
+    "$BIN/bench" opcua --broker "127.0.0.1:$PORT" --endpoint "opc.tcp://127.0.0.1:$UA_PORT/" --publishing-interval-ms 50 \
+        --devices 1 --seconds 5
+  else
+    echo "bench: no peers venv at $VENV (scripts/setup-peers.sh); OPC UA part skipped" >&2
+  fi
 fi
 
 # The API server under load (its own process and data directory, plain HTTP on loopback so TLS is not measured).
