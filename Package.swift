@@ -50,7 +50,7 @@ let services: [ServiceSpec] = [
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
-    .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit + ["Mapper", "OPCUA"]),
+    .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit + ["Mapper", "OPCUA", "OPCUASecurity"]),
     .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link + [
@@ -308,6 +308,14 @@ targets.append(.target(
 // The OPC UA binary protocol: codecs (pure) and a client over opc.tcp with SecurityPolicy None.
 targets.append(.target(
     name: "OPCUA", path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
+// SecurityPolicy Basic256Sha256 for it: swift-crypto and swift-certificates, apart from the dependency-free codecs.
+targets.append(.target(
+    name: "OPCUASecurity",
+    dependencies: ["OPCUA", .product(name: "Crypto", package: "swift-crypto"),
+                   .product(name: "_CryptoExtras", package: "swift-crypto"),
+                   .product(name: "X509", package: "swift-certificates"),
+                   .product(name: "SwiftASN1", package: "swift-asn1")],
+    path: "services/mapper-opcua/Sources/OPCUASecurity", swiftSettings: swiftSettings))
 
 // Kubernetes' protobuf encoding of the built-in types, to and from the JSON the apiserver stores (a generated schema
 // table read by hand-written code; scripts/generate-kube-proto.py). Pure, no I/O.

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """OPC UA test peer for mapper-opcua's tests and benchmark (asyncua 2.1.0, venv from scripts/setup-peers.sh).
 
-   opcua_peer.py --port PORT [--user NAME --password SECRET] [--tick SECONDS]
+   opcua_peer.py --port PORT [--user NAME --password SECRET] [--tick SECONDS] [--secure DIR]
 
-SecurityPolicy None; anonymous login, or only user-name login when --user is given. Namespace
+SecurityPolicy None; with --secure also Basic256Sha256 Sign and SignAndEncrypt, with a self-signed server
+certificate made in DIR. Anonymous login, or only user-name login when --user is given. Namespace
 "urn:kubeedge-swift:opcua-test"; under Objects/Device1 one writable variable per built-in type, with string NodeIds
 "Device1.<Name>": Boolean, SByte, Byte, Int16, UInt16, Int32, UInt32, Int64, UInt64, Float, Double, String, DateTime,
 ByteString, Guid, NodeId, QualifiedName, LocalizedText, Int32Array; and Device1.Counter (Int32), incremented every
@@ -11,7 +12,11 @@ ByteString, Guid, NodeId, QualifiedName, LocalizedText, Int32Array; and Device1.
 import argparse
 import asyncio
 import datetime
+import socket
 import uuid
+from pathlib import Path
+
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
@@ -56,12 +61,27 @@ async def main():
     parser.add_argument("--user")
     parser.add_argument("--password")
     parser.add_argument("--tick", type=float, default=0.5)
+    parser.add_argument("--secure")
+    parser.add_argument("--secure-only", action="store_true", help="no SecurityPolicy None endpoint")
     args = parser.parse_args()
     endpoint = f"opc.tcp://127.0.0.1:{args.port}/"
     server = Server(user_manager=Users(args.user, args.password) if args.user else None)
     await server.init()
     server.set_endpoint(endpoint)
-    server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+    if args.secure:
+        from asyncua.crypto.cert_gen import setup_self_signed_certificate
+        directory = Path(args.secure)
+        directory.mkdir(parents=True, exist_ok=True)
+        key, cert = directory / "server-key.pem", directory / "server-cert.der"
+        await setup_self_signed_certificate(key, cert, "urn:freeopcua:python:server", socket.gethostname(),
+                                            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+                                            {"commonName": "opcua-peer"})
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
+        secured = [ua.SecurityPolicyType.Basic256Sha256_Sign, ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt]
+        server.set_security_policy(secured if args.secure_only else [ua.SecurityPolicyType.NoSecurity] + secured)
+    else:
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
     server.set_identity_tokens([ua.UserNameIdentityToken] if args.user else [ua.AnonymousIdentityToken])
     ns = await server.register_namespace("urn:kubeedge-swift:opcua-test")
     device = await server.nodes.objects.add_object(ua.NodeId("Device1", ns), ua.QualifiedName("Device1", ns))

@@ -9,10 +9,13 @@ public final class OPCUAPeer: Sendable {
     public var endpoint: String { "opc.tcp://127.0.0.1:\(port)/" }
 
     /// `user`/`password`: the server then accepts only that user-name login. `tick`: Counter's period in seconds.
-    public init(user: String? = nil, password: String? = nil, tick: Double = 0.5, port: Int? = nil) async throws {
+    /// `secureDirectory`: also Basic256Sha256 endpoints, with a server certificate made there.
+    public init(user: String? = nil, password: String? = nil, tick: Double = 0.5, port: Int? = nil,
+                secureDirectory: String? = nil) async throws {
         self.port = try port ?? FreePort.next()
         var arguments = ["--port", String(self.port), "--tick", String(tick)]
         if let user, let password { arguments += ["--user", user, "--password", password] }
+        if let secureDirectory { arguments += ["--secure", secureDirectory] }
         self.arguments = arguments
         try await start()
     }

@@ -2,6 +2,7 @@ import EdgeProtocol
 import Foundation
 import Mapper
 import OPCUA
+import OPCUASecurity
 import Synchronization
 
 /// The OPC UA protocol for the mapper framework.
@@ -41,6 +42,16 @@ public struct OPCUADeviceSettings: Sendable, Equatable {
     public var endpoint: UAEndpointURL
     public var identity: UAIdentity
     public var timeout: Duration
+    /// nil: SecurityPolicy None; else Basic256Sha256 in this mode.
+    public var securityMode: UASecurityMode?
+    /// The client certificate and key files; nil: a self-signed certificate made by the mapper.
+    public var certificateFiles: (certificate: String, key: String)?
+
+    public static func == (a: OPCUADeviceSettings, b: OPCUADeviceSettings) -> Bool {
+        a.endpoint == b.endpoint && a.identity == b.identity && a.timeout == b.timeout
+            && a.securityMode == b.securityMode && a.certificateFiles?.certificate == b.certificateFiles?.certificate
+            && a.certificateFiles?.key == b.certificateFiles?.key
+    }
 
     public init(config: JSONValue, defaultTimeout: Duration = .seconds(5)) throws(SpecError) {
         guard let url = (config.member("url") ?? config.member("endpoint"))?.scalarText, !url.isEmpty else {
@@ -50,9 +61,29 @@ public struct OPCUADeviceSettings: Sendable, Equatable {
         self.endpoint = endpoint
         let policy = config.member("securityPolicy")?.scalarText ?? "None"
         let mode = config.member("securityMode")?.scalarText ?? "None"
-        guard ["none", ""].contains(policy.lowercased()), ["none", ""].contains(mode.lowercased()) else {
-            throw SpecError("securityPolicy \(policy) / securityMode \(mode): only None is supported so far")
+        let policyName = policy.split(separator: "#").last.map(String.init)?.lowercased() ?? ""
+        switch (policyName, mode.lowercased()) {
+        case ("none", "none"), ("none", ""), ("", "none"), ("", ""):
+            securityMode = nil
+        case ("basic256sha256", "sign"):
+            securityMode = .sign
+        case ("basic256sha256", "signandencrypt"), ("basic256sha256", "none"), ("basic256sha256", ""):
+            // A policy without a mode means the strongest, as clients usually choose it.
+            guard mode.lowercased() != "none" else {
+                throw SpecError("securityPolicy Basic256Sha256 needs securityMode Sign or SignAndEncrypt, not None")
+            }
+            securityMode = .signAndEncrypt
+        case ("none", _), ("", _):
+            throw SpecError("securityMode \(mode) needs a securityPolicy (Basic256Sha256)")
+        default:
+            throw SpecError("securityPolicy \(policy) is not supported (None, Basic256Sha256)")
         }
+        let certificate = config.member("certificate")?.scalarText ?? ""
+        let key = config.member("privateKey")?.scalarText ?? ""
+        if certificate.isEmpty != key.isEmpty {
+            throw SpecError("certificate and privateKey go together (one of them is missing)")
+        }
+        certificateFiles = certificate.isEmpty ? nil : (certificate, key)
         if let user = config.member("userName")?.scalarText, !user.isEmpty {
             let secret = config.member("password")?.scalarText ?? ""
             // mappers-go reads `password` as a file path; a value that names no readable file is the password itself.
@@ -123,8 +154,15 @@ final class OPCUADriver: DeviceDriver {
     }
 
     func connect() async throws {
+        var security: UASecuritySettings?
+        if let mode = settings.securityMode {
+            let identity = try ClientIdentity.shared.identity(files: settings.certificateFiles)
+            security = UASecuritySettings(policyURI: Basic256Sha256.uri, mode: mode) { certificate in
+                try Basic256Sha256(identity: identity, serverCertificate: certificate)
+            }
+        }
         let client = UAClient(endpoint: settings.endpoint, settings: UAClientSettings(
-            identity: settings.identity, requestTimeout: settings.timeout))
+            identity: settings.identity, requestTimeout: settings.timeout, security: security))
         try await client.connect()
         state.withLock { $0.client = client; $0.nodes = [:] }
     }
@@ -242,6 +280,29 @@ final class OPCUADriver: DeviceDriver {
             if let property = byHandle[items[index].handle] { pushed.insert(property.name) }
         }
         return pushed
+    }
+}
+
+/// The client's application certificates: loaded from configured files, or one self-signed certificate made the first
+/// time a device asks for security and kept for the mapper's life.
+final class ClientIdentity: Sendable {
+    static let shared = ClientIdentity()
+    private let generated = Mutex<UAApplicationIdentity?>(nil)
+
+    func identity(files: (certificate: String, key: String)?) throws -> UAApplicationIdentity {
+        if let files {
+            do {
+                return try UAApplicationIdentity(certificatePath: files.certificate, keyPath: files.key)
+            } catch {
+                throw UAError("cannot load the client certificate \(files.certificate) / key \(files.key): \(error)", link: false)
+            }
+        }
+        return try generated.withLock { made in
+            if let made { return made }
+            let identity = try UAApplicationIdentity.generate()
+            made = identity
+            return identity
+        }
     }
 }
 

@@ -33,14 +33,40 @@ public struct UAClientSettings: Sendable {
     public var requestTimeout: Duration
     public var sessionTimeout: Duration
     public var channelLifetime: Duration
+    /// A signed (and encrypted) channel: the policy URI, the mode, and how to make the policy's primitives once the
+    /// server's certificate is known (from GetEndpoints on an unsecured channel). nil: SecurityPolicy None.
+    public var security: UASecuritySettings?
 
     public init(identity: UAIdentity = .anonymous, requestTimeout: Duration = .seconds(5),
-                sessionTimeout: Duration = .seconds(120), channelLifetime: Duration = .seconds(600)) {
+                sessionTimeout: Duration = .seconds(120), channelLifetime: Duration = .seconds(600),
+                security: UASecuritySettings? = nil) {
         self.identity = identity
         self.requestTimeout = requestTimeout
         self.sessionTimeout = sessionTimeout
         self.channelLifetime = channelLifetime
+        self.security = security
     }
+}
+
+public struct UASecuritySettings: Sendable {
+    public var policyURI: String
+    public var mode: UASecurityMode
+    public var makeCrypto: @Sendable (_ serverCertificate: [UInt8]) throws -> any UACrypto
+
+    public init(policyURI: String, mode: UASecurityMode,
+                makeCrypto: @escaping @Sendable (_ serverCertificate: [UInt8]) throws -> any UACrypto) {
+        self.policyURI = policyURI
+        self.mode = mode
+        self.makeCrypto = makeCrypto
+    }
+}
+
+/// A secured channel's primitives and keys, by token (the server may use the previous token until it sees ours).
+struct ChannelSecurity: Sendable {
+    let crypto: any UACrypto
+    let mode: UASecurityMode
+    var clientNonce: [UInt8] = []
+    var keys: [UInt32: (client: UASymmetricKeys, server: UASymmetricKeys)] = [:]
 }
 
 /// Where an `opc.tcp://host:port/path` URL points.
@@ -91,6 +117,7 @@ public final class UAClient: Sendable {
         var failure: UAError?
         var tasks: [Task<Void, Never>] = []
         var onFailure: (@Sendable (UAError) -> Void)?
+        var security: ChannelSecurity?
     }
 
     private let state = Mutex(State())
@@ -108,8 +135,61 @@ public final class UAClient: Sendable {
 
     // MARK: Connect and close
 
-    /// TCP, Hello/Acknowledge, OpenSecureChannel, CreateSession and ActivateSession.
+    /// TCP, Hello/Acknowledge, OpenSecureChannel, CreateSession and ActivateSession. With a security policy, the
+    /// server's certificate is first fetched with GetEndpoints over an unsecured channel.
     public func connect() async throws {
+        if let security = settings.security {
+            let endpoints = try await Self.endpoints(of: endpoint, timeout: settings.requestTimeout)
+            guard let match = endpoints.first(where: {
+                $0.securityPolicyURI == security.policyURI && $0.securityMode == security.mode.rawValue
+            }), let certificate = match.serverCertificate, !certificate.isEmpty else {
+                let offered = endpoints.map { "\($0.securityPolicyURI.split(separator: "#").last ?? "?")/\($0.securityMode)" }
+                throw UAError(status: 0x8055_0000, "the server offers no endpoint with \(security.policyURI) mode \(security.mode) (offered: \(offered.joined(separator: ", ")))", link: false)
+            }
+            let crypto: any UACrypto
+            do {
+                crypto = try security.makeCrypto(certificate)
+            } catch {
+                throw UAError(status: 0x8013_0000, "cannot use the server's certificate: \(error)", link: false)
+            }
+            state.withLock { $0.security = ChannelSecurity(crypto: crypto, mode: security.mode) }
+        }
+        try await connectSecured()
+    }
+
+    /// The endpoints a server announces (GetEndpoints on an unsecured channel, no session).
+    public static func endpoints(of endpoint: UAEndpointURL, timeout: Duration) async throws -> [UAEndpoint] {
+        let discovery = UAClient(endpoint: endpoint, settings: UAClientSettings(requestTimeout: timeout))
+        do {
+            try await discovery.openTransport()
+            let endpoints = try await discovery.call(UAEncodingID.getEndpointsResponse) { header in
+                UARequest.getEndpoints(header, endpointURL: endpoint.text)
+            } decode: { (r) throws(UADecodingError) in try UAResponseBody.getEndpoints(&r) }
+            await discovery.close()
+            return endpoints
+        } catch {
+            await discovery.close()
+            throw Self.uaError(error)
+        }
+    }
+
+    private func connectSecured() async throws {
+        do {
+            try await openTransport()
+            try await activateSession()
+        } catch {
+            await close()
+            throw Self.uaError(error)
+        }
+        let renewal = Task { [weak self] in
+            guard let self else { return }
+            await self.renewChannel()
+        }
+        state.withLock { $0.tasks.append(renewal) }
+    }
+
+    /// TCP, Hello/Acknowledge and OpenSecureChannel.
+    func openTransport() async throws {
         let timeout = settings.requestTimeout
         let stream = try await UATCPStream.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
         state.withLock { $0.stream = stream }
@@ -134,36 +214,66 @@ public final class UAClient: Sendable {
                 s.sendChunkBody = max(1024, Int(min(ack.receiveBufferSize, 65_536))) - 64
             }
             try await openChannel(renew: false)
-            let session = try await call(UAEncodingID.createSessionResponse) { header in
-                UARequest.createSession(header, endpointURL: self.endpoint.text, sessionName: "mapper-opcua",
-                                        timeoutMs: Double(self.settings.sessionTimeout.components.seconds * 1000))
-            } decode: { (r) throws(UADecodingError) in try UAResponseBody.createSession(&r) }
-            state.withLock { $0.authenticationToken = session.authenticationToken }
-            let policyID = try Self.tokenPolicy(for: settings.identity, in: session.endpoints)
-            _ = try await call(UAEncodingID.activateSessionResponse) { header in
-                UARequest.activateSession(header, identity: self.settings.identity, policyID: policyID)
-            } decode: { (_) throws(UADecodingError) in () }
-        } catch {
-            await close()
-            throw Self.uaError(error)
         }
-        let renewal = Task { [weak self] in
-            guard let self else { return }
-            await self.renewChannel()
-        }
-        state.withLock { $0.tasks.append(renewal) }
     }
 
-    /// The policy id the server announced for this kind of identity on a SecurityPolicy None endpoint.
-    static func tokenPolicy(for identity: UAIdentity, in endpoints: [UAEndpoint]) throws -> String {
-        let none = endpoints.filter { $0.securityPolicyURI == UASecureConversation.securityPolicyNone }
-        for endpoint in none.isEmpty ? endpoints : none {
-            if let token = endpoint.userTokens.first(where: { $0.tokenType == identity.tokenType }) {
-                return token.policyID
+    /// CreateSession and ActivateSession (signed, with the password encrypted for the server, on a secured channel).
+    private func activateSession() async throws {
+        let security = state.withLock { $0.security }
+        let crypto = security?.crypto
+        let clientNonce = crypto?.random(32) ?? [UInt8](repeating: 0, count: 32)
+        let session = try await call(UAEncodingID.createSessionResponse) { header in
+            UARequest.createSession(header, endpointURL: self.endpoint.text, sessionName: "mapper-opcua",
+                                    timeoutMs: Double(self.settings.sessionTimeout.components.seconds * 1000),
+                                    nonce: clientNonce, certificate: crypto?.clientCertificate)
+        } decode: { (r) throws(UADecodingError) in try UAResponseBody.createSession(&r) }
+        state.withLock { $0.authenticationToken = session.authenticationToken }
+        let policy = try Self.tokenPolicy(for: settings.identity, in: session.endpoints,
+                                          channelPolicy: settings.security?.policyURI)
+        var signature: (String, [UInt8])?
+        var password: (bytes: [UInt8], algorithm: String?)?
+        if let crypto {
+            do {
+                signature = (crypto.asymmetricSignatureURI,
+                             try crypto.asymmetricSign(session.serverCertificate + session.serverNonce))
+                if case .userName(_, let clear) = settings.identity {
+                    // The token policy's own policy, or the channel's when it names none.
+                    let tokenPolicy = policy.securityPolicyURI.flatMap { $0.isEmpty ? nil : $0 } ?? crypto.policyURI
+                    if tokenPolicy != UASecureConversation.securityPolicyNone {
+                        var plain = UAWriter()
+                        let secret = Array(clear.utf8) + session.serverNonce
+                        plain.uint32(UInt32(secret.count))
+                        plain.append(secret)
+                        password = (try crypto.asymmetricEncrypt(plain.bytes), crypto.asymmetricEncryptionURI)
+                    }
+                }
+            } catch {
+                throw UAError(status: 0x8013_0000, "cannot sign the session: \(error)", link: false)
             }
         }
-        if endpoints.isEmpty { return identity == .anonymous ? "anonymous" : "username" }
-        throw UAError(status: 0x8021_0000, "the server offers no \(identity == .anonymous ? "anonymous" : "user-name") login on a SecurityPolicy None endpoint", link: false)
+        let (sig, pw) = (signature, password)
+        _ = try await call(UAEncodingID.activateSessionResponse) { header in
+            UARequest.activateSession(header, identity: self.settings.identity, policyID: policy.policyID,
+                                      signature: sig, password: pw)
+        } decode: { (_) throws(UADecodingError) in () }
+    }
+
+    /// The user token policy the server announced for this kind of identity on an endpoint of the channel's policy.
+    static func tokenPolicy(for identity: UAIdentity, in endpoints: [UAEndpoint], channelPolicy: String?) throws
+        -> UAUserTokenPolicy
+    {
+        let policy = channelPolicy ?? UASecureConversation.securityPolicyNone
+        let matching = endpoints.filter { $0.securityPolicyURI == policy }
+        for endpoint in matching.isEmpty ? endpoints : matching {
+            if let token = endpoint.userTokens.first(where: { $0.tokenType == identity.tokenType }) {
+                return token
+            }
+        }
+        if endpoints.isEmpty {
+            return UAUserTokenPolicy(policyID: identity == .anonymous ? "anonymous" : "username",
+                                     tokenType: identity.tokenType, securityPolicyURI: nil)
+        }
+        throw UAError(status: 0x8021_0000, "the server offers no \(identity == .anonymous ? "anonymous" : "user-name") login on a \(policy.split(separator: "#").last ?? "") endpoint", link: false)
     }
 
     /// Closes the session and the channel (best effort), then the socket.
@@ -182,10 +292,8 @@ public final class UAClient: Sendable {
                     let id = s.nextRequestID
                     s.nextRequestID &+= 1
                     let header = UARequestHeader(authenticationToken: s.authenticationToken, requestHandle: id, timeoutHint: 1000)
-                    let chunks = UASecureConversation.chunks(
-                        messageType: "CLO", channelID: s.channelID, tokenID: s.tokenID, firstSequence: s.nextSequence,
-                        requestID: id, payload: UARequest.closeSecureChannel(header), maxBodySize: s.sendChunkBody)
-                    s.nextSequence &+= UInt32(chunks.count)
+                    let chunks = (try? Self.chunks(&s, messageType: "CLO", requestID: id,
+                                                   payload: UARequest.closeSecureChannel(header))) ?? []
                     for chunk in chunks { try? stream.send(chunk.bytes) }
                 }
             }
@@ -198,10 +306,25 @@ public final class UAClient: Sendable {
 
     private func openChannel(renew: Bool) async throws {
         let lifetime = UInt32(settings.channelLifetime.components.seconds * 1000)
+        let (mode, nonce) = state.withLock { s -> (UASecurityMode, [UInt8]) in
+            guard var security = s.security else { return (.none, []) }
+            security.clientNonce = security.crypto.random(32)
+            s.security = security
+            return (security.mode, security.clientNonce)
+        }
         let token = try await call(UAEncodingID.openSecureChannelResponse, messageType: "OPN") { header in
-            UARequest.openSecureChannel(header, renew: renew, lifetimeMs: lifetime)
+            UARequest.openSecureChannel(header, renew: renew, lifetimeMs: lifetime, mode: mode, nonce: nonce)
         } decode: { (r) throws(UADecodingError) in try UAResponseBody.openSecureChannel(&r) }
-        state.withLock { s in
+        try state.withLock { s in
+            if var security = s.security {
+                guard token.serverNonce.count >= 32 else {
+                    throw UAError(status: 0x8013_0000, "the server's nonce is \(token.serverNonce.count) bytes", link: true)
+                }
+                let client = UASymmetricKeys.derive(security.crypto, secret: token.serverNonce, seed: security.clientNonce)
+                let server = UASymmetricKeys.derive(security.crypto, secret: security.clientNonce, seed: token.serverNonce)
+                security.keys[token.tokenID] = (client, server)
+                s.security = security
+            }
             s.channelID = token.channelID
             s.tokenID = token.tokenID
         }
@@ -358,11 +481,12 @@ public final class UAClient: Sendable {
                     let hint = UInt32(min(Int64(UInt32.max), timeout.components.seconds * 1000))
                     let header = UARequestHeader(authenticationToken: s.authenticationToken, requestHandle: id,
                                                  timeoutHint: hint)
-                    let chunks = UASecureConversation.chunks(
-                        messageType: messageType, channelID: s.channelID, tokenID: s.tokenID,
-                        firstSequence: s.nextSequence, requestID: id, payload: build(header),
-                        maxBodySize: s.sendChunkBody)
-                    s.nextSequence &+= UInt32(chunks.count)
+                    let chunks: [UAChunk]
+                    do {
+                        chunks = try Self.chunks(&s, messageType: messageType, requestID: id, payload: build(header))
+                    } catch {
+                        return .refused(UAError("cannot secure the request: \(error)", link: true))
+                    }
                     s.pending[id] = continuation
                     do {
                         for chunk in chunks { try stream.send(chunk.bytes) }
@@ -420,6 +544,41 @@ public final class UAClient: Sendable {
         }
     }
 
+    /// The chunks of one outgoing message, plain or secured, with their sequence numbers taken.
+    private static func chunks(_ s: inout State, messageType: String, requestID: UInt32, payload: [UInt8]) throws
+        -> [UAChunk]
+    {
+        guard let security = s.security, security.mode != .none else {
+            let chunks = UASecureConversation.chunks(
+                messageType: messageType, channelID: s.channelID, tokenID: s.tokenID, firstSequence: s.nextSequence,
+                requestID: requestID, payload: payload, maxBodySize: s.sendChunkBody)
+            s.nextSequence &+= UInt32(chunks.count)
+            return chunks
+        }
+        if messageType == "OPN" {
+            let chunk = try UASecuredChunks.openChunk(security.crypto, channelID: s.channelID, sequence: s.nextSequence,
+                                                       requestID: requestID, payload: payload)
+            s.nextSequence &+= 1
+            return [chunk]
+        }
+        guard let keys = security.keys[s.tokenID] else { throw UASecurityError("no keys for token \(s.tokenID)") }
+        // Room for the headers, the signature and a block of padding in each chunk.
+        let maxBody = max(256, s.sendChunkBody - 128)
+        var chunks: [UAChunk] = []
+        var offset = 0
+        repeat {
+            let end = min(payload.count, offset + maxBody)
+            let final = end >= payload.count
+            chunks.append(try UASecuredChunks.symmetricChunk(
+                security.crypto, mode: security.mode, keys: keys.client, messageType: messageType,
+                chunkType: UInt8(ascii: final ? "F" : "C"), channelID: s.channelID, tokenID: s.tokenID,
+                sequence: s.nextSequence, requestID: requestID, payload: Array(payload[offset..<end])))
+            s.nextSequence &+= 1
+            offset = end
+        } while offset < payload.count
+        return chunks
+    }
+
     static func uaError(_ error: any Error) -> UAError {
         if let error = error as? UAError { return error }
         if let error = error as? UATransportError { return UAError(status: error.status, error.reason, link: true) }
@@ -454,7 +613,7 @@ public final class UAClient: Sendable {
                     }
                 case "OPN", "MSG", "CLO":
                     do {
-                        let part = try UASecureConversation.open(chunk)
+                        let part = try Self.open(chunk, security: s.security)
                         if chunk.chunkType == UInt8(ascii: "A") {
                             var r = UAReader(part.payload)
                             let status = (try? r.uint32()) ?? 0x8001_0000
@@ -490,6 +649,17 @@ public final class UAClient: Sendable {
         if let (continuation, chunk) = handshake { continuation.resume(returning: chunk) }
         for (continuation, result) in delivered { continuation.resume(with: result.mapError { $0 as any Error }) }
         if let broken { fail(broken, link: true) }
+    }
+
+    /// A received chunk's headers and payload, checked and decrypted on a secured channel.
+    private static func open(_ chunk: UAChunk, security: ChannelSecurity?) throws -> UASecureConversation.Received {
+        guard let security, security.mode != .none else { return try UASecureConversation.open(chunk) }
+        if chunk.messageType == "OPN" { return try UASecuredChunks.openReceived(security.crypto, chunk) }
+        var r = UAReader(chunk.body)
+        _ = try r.uint32()
+        let token = try r.uint32()
+        guard let keys = security.keys[token] else { throw UASecurityError("message for unknown token \(token)") }
+        return try UASecuredChunks.symmetricReceived(security.crypto, mode: security.mode, keys: keys.server, chunk)
     }
 
     /// Fails everything waiting and remembers the failure; tells the owner once (unless it is closing).

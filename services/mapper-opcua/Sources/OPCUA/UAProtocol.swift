@@ -260,12 +260,13 @@ public enum UARequest {
         return w.bytes
     }
 
-    public static func openSecureChannel(_ header: UARequestHeader, renew: Bool, lifetimeMs: UInt32) -> [UInt8] {
+    public static func openSecureChannel(_ header: UARequestHeader, renew: Bool, lifetimeMs: UInt32,
+                                         mode: UASecurityMode = .none, nonce: [UInt8] = []) -> [UInt8] {
         payload(UAEncodingID.openSecureChannelRequest, header) { w in
             w.uint32(0)  // client protocol version
             w.uint32(renew ? 1 : 0)
-            w.uint32(1)  // MessageSecurityMode None
-            w.byteString([])  // client nonce
+            w.int32(mode.rawValue)
+            w.byteString(nonce)
             w.uint32(lifetimeMs)
         }
     }
@@ -283,7 +284,8 @@ public enum UARequest {
     }
 
     public static func createSession(_ header: UARequestHeader, endpointURL: String, sessionName: String,
-                                     timeoutMs: Double) -> [UInt8] {
+                                     timeoutMs: Double, nonce: [UInt8] = [UInt8](repeating: 0, count: 32),
+                                     certificate: [UInt8]? = nil) -> [UInt8] {
         payload(UAEncodingID.createSessionRequest, header) { w in
             // ApplicationDescription of this client.
             w.string("urn:kubeedge-swift:mapper-opcua")
@@ -296,18 +298,22 @@ public enum UARequest {
             w.string(nil)  // serverUri
             w.string(endpointURL)
             w.string(sessionName)
-            w.byteString([UInt8](repeating: 0, count: 32))  // client nonce (≥ 32 bytes)
-            w.byteString(nil)  // client certificate
+            w.byteString(nonce)  // client nonce (≥ 32 bytes)
+            w.byteString(certificate)
             w.double(timeoutMs)
             w.uint32(0)  // max response message size: no limit
         }
     }
 
-    /// ActivateSession with an anonymous or user-name identity (the password in clear: SecurityPolicy None).
-    public static func activateSession(_ header: UARequestHeader, identity: UAIdentity, policyID: String) -> [UInt8] {
+    /// ActivateSession with an anonymous or user-name identity. On a secured channel `signature` is the client's
+    /// signature (algorithm, bytes) and `password` what goes on the wire (encrypted, with its algorithm); on an
+    /// unsecured one the password travels in clear.
+    public static func activateSession(_ header: UARequestHeader, identity: UAIdentity, policyID: String,
+                                       signature: (String, [UInt8])? = nil,
+                                       password: (bytes: [UInt8], algorithm: String?)? = nil) -> [UInt8] {
         payload(UAEncodingID.activateSessionRequest, header) { w in
-            w.string(nil)  // client signature algorithm
-            w.byteString(nil)
+            w.string(signature?.0)  // client signature algorithm
+            w.byteString(signature?.1)
             w.array([UInt8]()) { $0.byte($1) }  // software certificates: none
             w.array(["en"]) { $0.string($1) }
             var token = UAWriter()
@@ -315,11 +321,11 @@ public enum UARequest {
             case .anonymous:
                 token.string(policyID)
                 UAExtensionObject(typeId: .numeric(UAEncodingID.anonymousIdentityToken), body: token.bytes).encode(&w)
-            case .userName(let user, let password):
+            case .userName(let user, let clear):
                 token.string(policyID)
                 token.string(user)
-                token.byteString(Array(password.utf8))
-                token.string(nil)  // encryption algorithm: none
+                token.byteString(password?.bytes ?? Array(clear.utf8))
+                token.string(password?.algorithm)
                 UAExtensionObject(typeId: .numeric(UAEncodingID.userNameIdentityToken), body: token.bytes).encode(&w)
             }
             w.string(nil)  // user token signature
@@ -444,6 +450,7 @@ public struct UAUserTokenPolicy: Sendable, Equatable {
 
 public struct UAEndpoint: Sendable, Equatable {
     public var url: String
+    public var serverCertificate: [UInt8]?
     public var securityMode: Int32
     public var securityPolicyURI: String
     public var userTokens: [UAUserTokenPolicy]
@@ -455,6 +462,7 @@ public enum UAResponseBody {
         public var channelID: UInt32
         public var tokenID: UInt32
         public var lifetimeMs: UInt32
+        public var serverNonce: [UInt8] = []
     }
 
     public static func openSecureChannel(_ r: inout UAReader) throws(UADecodingError) -> ChannelToken {
@@ -463,8 +471,8 @@ public enum UAResponseBody {
         let token = try r.uint32()
         _ = try r.int64()  // created at
         let lifetime = try r.uint32()
-        _ = try r.byteString()  // server nonce
-        return ChannelToken(channelID: channel, tokenID: token, lifetimeMs: lifetime)
+        let nonce = try r.byteString() ?? []
+        return ChannelToken(channelID: channel, tokenID: token, lifetimeMs: lifetime, serverNonce: nonce)
     }
 
     static func applicationDescription(_ r: inout UAReader) throws(UADecodingError) {
@@ -480,7 +488,7 @@ public enum UAResponseBody {
     static func endpoint(_ r: inout UAReader) throws(UADecodingError) -> UAEndpoint {
         let url = try r.string() ?? ""
         try applicationDescription(&r)
-        _ = try r.byteString()  // server certificate
+        let certificate = try r.byteString()
         let mode = try r.int32()
         let policy = try r.string() ?? ""
         let tokens = try r.array { (r) throws(UADecodingError) -> UAUserTokenPolicy in
@@ -493,7 +501,8 @@ public enum UAResponseBody {
         } ?? []
         _ = try r.string()  // transport profile
         _ = try r.byte()  // security level
-        return UAEndpoint(url: url, securityMode: mode, securityPolicyURI: policy, userTokens: tokens)
+        return UAEndpoint(url: url, serverCertificate: certificate, securityMode: mode, securityPolicyURI: policy,
+                          userTokens: tokens)
     }
 
     public static func getEndpoints(_ r: inout UAReader) throws(UADecodingError) -> [UAEndpoint] {
@@ -504,6 +513,8 @@ public enum UAResponseBody {
         public var sessionID: UANodeId
         public var authenticationToken: UANodeId
         public var revisedTimeoutMs: Double
+        public var serverNonce: [UInt8]
+        public var serverCertificate: [UInt8]
         public var endpoints: [UAEndpoint]
     }
 
@@ -511,10 +522,11 @@ public enum UAResponseBody {
         let id = try UANodeId.decode(&r)
         let token = try UANodeId.decode(&r)
         let timeout = try r.double()
-        _ = try r.byteString()  // server nonce
-        _ = try r.byteString()  // server certificate
+        let nonce = try r.byteString() ?? []
+        let certificate = try r.byteString() ?? []
         let endpoints = try r.array { (r) throws(UADecodingError) in try endpoint(&r) } ?? []
-        return Session(sessionID: id, authenticationToken: token, revisedTimeoutMs: timeout, endpoints: endpoints)
+        return Session(sessionID: id, authenticationToken: token, revisedTimeoutMs: timeout, serverNonce: nonce,
+                       serverCertificate: certificate, endpoints: endpoints)
     }
 
     public static func read(_ r: inout UAReader) throws(UADecodingError) -> [UADataValue] {
