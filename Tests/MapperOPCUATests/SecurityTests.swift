@@ -1,4 +1,5 @@
 import EdgeProtocol
+import OPCUA
 import Foundation
 import Testing
 import TestSupport
@@ -155,6 +156,67 @@ struct OPCUASecurityTests {
         #expect(Self.contains(session, "Device1.String"))
         #expect(!Self.contains(session, "s3cret-pw"))
         #expect(Self.contains(session, "operator"))
+        await events.close()
+    }
+}
+
+/// The decoders fed with what a real asyncua server sent on the wire (captured through the tap while a mapper reads,
+/// writes and subscribes), then with every truncation and random corruptions of it: never a crash.
+@Suite("OPC UA decoders on captured asyncua traffic", .serialized, .timeLimit(.minutes(3)))
+struct OPCUACapturedTrafficTests {
+    @Test("real responses decode; truncated and corrupted ones are errors")
+    func capturedTraffic() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "opcua-capture")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let broker = try await Broker()
+        let peer = try await OPCUAPeer(tick: 0.2)
+        let events = try await DeviceEvents(broker: broker)
+        let tap = try await OPCUASecurityTests.Tap(target: peer.port, directory: directory)
+        var properties = OPCUAIntegrationTests.types.map { ($0.name, $0.type, "{nodeID: \"ns=2;s=Device1.\($0.node)\", subscribe: false}") }
+        properties.append(("counter", "INT", "{nodeID: \"ns=2;s=Device1.Counter\"}"))
+        let manifest = v1beta1Manifest(device: "captured", protocolName: "opcua",
+                                       protocolConfig: "{url: \"\(tap.endpoint)\"}", properties: properties, cycleMS: 200)
+        let mapper = try OPCUASecurityTests().run(broker, manifest, in: directory)
+        defer { mapper.signal(SIGKILL) }
+        try await events.waitForValues("captured", ["string": "pump-1"], timeout: 30)
+        try await events.events.wait(timeout: 20, "three counter values") { log in
+            Set(log.all.filter { $0.device == "captured" }.compactMap { DeviceEvents.value($0, "counter") }).count >= 3
+        }
+        mapper.signal(SIGTERM)
+        _ = await mapper.waitForExit(timeout: 10)
+
+        // Split what the server sent into chunks and decode every service response.
+        var splitter = UAChunkSplitter(maxChunkSize: 1 << 20)
+        splitter.append(try #require(try tap.bytes("s2c")[1]))
+        var payloads: [[UInt8]] = []
+        var kinds = Set<UInt32>()
+        while let chunk = try splitter.next() {
+            guard chunk.messageType == "MSG" || chunk.messageType == "OPN" else { continue }
+            let payload = try UASecureConversation.open(chunk).payload
+            let response = try UAResponse.decode(payload)
+            kinds.insert(response.typeID)
+            payloads.append(payload)
+        }
+        #expect(kinds.isSuperset(of: [UAEncodingID.openSecureChannelResponse, UAEncodingID.createSessionResponse,
+                                      UAEncodingID.readResponse, UAEncodingID.publishResponse]), "\(kinds.sorted())")
+        var generator = SystemRandomNumberGenerator()
+        for payload in payloads {
+            for length in stride(from: 0, to: payload.count, by: max(1, payload.count / 40)) {
+                if var response = try? UAResponse.decode(Array(payload.prefix(length))) {
+                    _ = try? UAResponseBody.read(&response.reader)
+                    _ = try? UAResponseBody.publish(&response.reader)
+                }
+            }
+            for _ in 0..<50 {
+                var mutated = payload
+                for _ in 0..<4 { mutated[Int.random(in: 0..<mutated.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
+                if var response = try? UAResponse.decode(mutated) {
+                    var copy = response.reader
+                    _ = try? UAResponseBody.read(&response.reader)
+                    _ = try? UAResponseBody.publish(&copy)
+                }
+            }
+        }
         await events.close()
     }
 }
