@@ -312,9 +312,7 @@ targets.append(.target(
 targets.append(.target(
     name: "OPCUASecurity",
     dependencies: ["OPCUA", .product(name: "Crypto", package: "swift-crypto"),
-                   .product(name: "_CryptoExtras", package: "swift-crypto"),
-                   .product(name: "X509", package: "swift-certificates"),
-                   .product(name: "SwiftASN1", package: "swift-asn1")],
+                   .product(name: "_CryptoExtras", package: "swift-crypto")],
     path: "services/mapper-opcua/Sources/OPCUASecurity", swiftSettings: swiftSettings))
 
 // Kubernetes' protobuf encoding of the built-in types, to and from the JSON the apiserver stores (a generated schema

@@ -63,6 +63,17 @@ struct OPCUASecurityTests {
         ])
     }
 
+    /// A client certificate and key made with openssl, as a user would bring them (KubeEdge's certificate/privateKey).
+    static func clientCertificate(in directory: URL) async throws -> (certificate: String, key: String) {
+        let certificate = directory.appendingPathComponent("client.pem"), key = directory.appendingPathComponent("client.key")
+        let openssl = try await Command.run(try Executables.which("openssl"), [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", certificate.path, "-days", "2",
+            "-subj", "/CN=mapper-opcua", "-addext", "subjectAltName=URI:urn:kubeedge-swift:mapper-opcua",
+        ], timeout: 60)
+        guard openssl.status == 0 else { throw TestSupportError("openssl failed: \(openssl)") }
+        return (certificate.path, key.path)
+    }
+
     static let properties: [(name: String, type: String, visitor: String)] = [
         ("label", "STRING", "{nodeID: \"ns=2;s=Device1.String\", subscribe: false}"),
         ("position", "INT", "{nodeID: \"ns=2;s=Device1.Int16\", subscribe: false}"),
@@ -77,10 +88,11 @@ struct OPCUASecurityTests {
         let peer = try await OPCUAPeer(secureDirectory: directory.appendingPathComponent("server-pki").path)
         let events = try await DeviceEvents(broker: broker)
         let tap = try await Tap(target: peer.port, directory: directory)
+        let client = try await Self.clientCertificate(in: directory)
 
         let secured = v1beta1Manifest(
             device: "secured", protocolName: "opcua",
-            protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt}",
+            protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt, certificate: \"\(client.certificate)\", privateKey: \"\(client.key)\"}",
             properties: Self.properties, cycleMS: 300)
         let mapper = try run(broker, secured, in: directory)
         defer { mapper.signal(SIGKILL) }
@@ -129,25 +141,25 @@ struct OPCUASecurityTests {
                                        secureDirectory: directory.appendingPathComponent("server-pki").path)
         let events = try await DeviceEvents(broker: broker)
         let tap = try await Tap(target: peer.port, directory: directory)
-        // A client certificate made with openssl, as a user would bring one (KubeEdge's certificate/privateKey).
-        let certificate = directory.appendingPathComponent("client.pem"), key = directory.appendingPathComponent("client.key")
-        let openssl = try await Command.run(try Executables.which("openssl"), [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", certificate.path, "-days", "2",
-            "-subj", "/CN=mapper-opcua", "-addext", "subjectAltName=URI:urn:kubeedge-swift:mapper-opcua",
-        ], timeout: 60)
-        #expect(openssl.status == 0, "\(openssl)")
+        let client = try await Self.clientCertificate(in: directory)
         let signed = v1beta1Manifest(
             device: "signed", protocolName: "opcua",
-            protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: Sign, userName: operator, password: s3cret-pw, certificate: \"\(certificate.path)\", privateKey: \"\(key.path)\"}",
+            protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: Sign, userName: operator, password: s3cret-pw, certificate: \"\(client.certificate)\", privateKey: \"\(client.key)\"}",
             properties: Self.properties, cycleMS: 300)
         let wrong = v1beta1Manifest(
             device: "wrong", protocolName: "opcua",
-            protocolConfig: "{url: \"\(peer.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt, userName: operator, password: nope}",
+            protocolConfig: "{url: \"\(peer.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt, userName: operator, password: nope, certificate: \"\(client.certificate)\", privateKey: \"\(client.key)\"}",
             properties: Self.properties, cycleMS: 300)
-        let mapper = try run(broker, signed + "---\n" + wrong, in: directory)
+        // A secured policy without the client's certificate is a clear error of that device.
+        let missing = v1beta1Manifest(
+            device: "nocert", protocolName: "opcua",
+            protocolConfig: "{url: \"\(peer.endpoint)\", securityPolicy: Basic256Sha256, securityMode: Sign}",
+            properties: Self.properties, cycleMS: 300)
+        let mapper = try run(broker, signed + "---\n" + wrong + "---\n" + missing, in: directory)
         defer { mapper.signal(SIGKILL) }
         try await events.waitForValues("signed", ["label": "pump-1", "position": "-1234"], timeout: 30)
         try await events.waitForState("wrong", "offline", timeout: 30)
+        try await mapper.waitForLine(containing: "needs the client's certificate and privateKey files")
         mapper.signal(SIGTERM)
         _ = await mapper.waitForExit(timeout: 10)
         let session = try #require(try tap.bytes("c2s")[2])

@@ -11,7 +11,7 @@ public enum MapperOPCUA: ServiceDescription {
 }
 
 /// `mapper-opcua`: runs the OPC UA devices of this node with its own OPC UA binary client (opc.tcp, SecurityPolicy
-/// None, anonymous or user-name login). Learns devices from the edge bus (`ke/devices/{id}`) and, with
+/// None or Basic256Sha256, anonymous or user-name login). Learns devices from the edge bus (`ke/devices/{id}`) and, with
 /// `--devices <file>`, from a local YAML file of Device and DeviceModel manifests, re-read when it changes.
 public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
     public static let configuration = CommandConfiguration(
@@ -23,9 +23,11 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
             writes desired values from $hw/events/device/<id>/twin/update/delta with the node's own data type and \
             reads them back, and reports online/offline on $hw/events/device/<id>/state/update, reconnecting by \
             itself. Devices come from the edge bus (ke/devices/<id>) and from --devices; their protocol config is \
-            KubeEdge's (url, userName, password, securityPolicy, securityMode, timeout; visitors nodeID or \
-            browseName). Only SecurityPolicy None is supported so far. Every flag can also be set in the --config \
-            file (the 'mapper-opcua' section, as the flag's name in camelCase: devices, timeoutMs, ...).
+            KubeEdge's (url, userName, password, securityPolicy None or Basic256Sha256, securityMode Sign or \
+            SignAndEncrypt, certificate and privateKey files (the client's, PEM or DER, required with Basic256Sha256), \
+            timeout; \
+            visitors nodeID or browseName). Every flag can also be set in the --config file (the 'mapper-opcua' \
+            section, as the flag's name in camelCase: devices, timeoutMs, ...).
             """)
 
     @OptionGroup public var options: BaseOptions

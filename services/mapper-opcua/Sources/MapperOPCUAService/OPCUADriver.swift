@@ -44,7 +44,7 @@ public struct OPCUADeviceSettings: Sendable, Equatable {
     public var timeout: Duration
     /// nil: SecurityPolicy None; else Basic256Sha256 in this mode.
     public var securityMode: UASecurityMode?
-    /// The client certificate and key files; nil: a self-signed certificate made by the mapper.
+    /// The client certificate and key files (required with a secured policy, as in KubeEdge's mapper).
     public var certificateFiles: (certificate: String, key: String)?
 
     public static func == (a: OPCUADeviceSettings, b: OPCUADeviceSettings) -> Bool {
@@ -84,6 +84,9 @@ public struct OPCUADeviceSettings: Sendable, Equatable {
             throw SpecError("certificate and privateKey go together (one of them is missing)")
         }
         certificateFiles = certificate.isEmpty ? nil : (certificate, key)
+        if securityMode != nil, certificateFiles == nil {
+            throw SpecError("securityPolicy \(policy) needs the client's certificate and privateKey files")
+        }
         if let user = config.member("userName")?.scalarText, !user.isEmpty {
             let secret = config.member("password")?.scalarText ?? ""
             // mappers-go reads `password` as a file path; a value that names no readable file is the password itself.
@@ -155,8 +158,13 @@ final class OPCUADriver: DeviceDriver {
 
     func connect() async throws {
         var security: UASecuritySettings?
-        if let mode = settings.securityMode {
-            let identity = try ClientIdentity.shared.identity(files: settings.certificateFiles)
+        if let mode = settings.securityMode, let files = settings.certificateFiles {
+            let identity: UAApplicationIdentity
+            do {
+                identity = try UAApplicationIdentity(certificatePath: files.certificate, keyPath: files.key)
+            } catch {
+                throw UAError("cannot load the client certificate \(files.certificate) / key \(files.key): \(error)", link: false)
+            }
             security = UASecuritySettings(policyURI: Basic256Sha256.uri, mode: mode) { certificate in
                 try Basic256Sha256(identity: identity, serverCertificate: certificate)
             }
@@ -280,29 +288,6 @@ final class OPCUADriver: DeviceDriver {
             if let property = byHandle[items[index].handle] { pushed.insert(property.name) }
         }
         return pushed
-    }
-}
-
-/// The client's application certificates: loaded from configured files, or one self-signed certificate made the first
-/// time a device asks for security and kept for the mapper's life.
-final class ClientIdentity: Sendable {
-    static let shared = ClientIdentity()
-    private let generated = Mutex<UAApplicationIdentity?>(nil)
-
-    func identity(files: (certificate: String, key: String)?) throws -> UAApplicationIdentity {
-        if let files {
-            do {
-                return try UAApplicationIdentity(certificatePath: files.certificate, keyPath: files.key)
-            } catch {
-                throw UAError("cannot load the client certificate \(files.certificate) / key \(files.key): \(error)", link: false)
-            }
-        }
-        return try generated.withLock { made in
-            if let made { return made }
-            let identity = try UAApplicationIdentity.generate()
-            made = identity
-            return identity
-        }
     }
 }
 

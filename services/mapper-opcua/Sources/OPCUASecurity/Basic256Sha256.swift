@@ -1,13 +1,13 @@
 // SecurityPolicy Basic256Sha256 (OPC 10000-7): RSA-SHA256 (PKCS#1 v1.5) signatures, RSA-OAEP (SHA-1) encryption,
 // HMAC-SHA256 and AES-256-CBC for messages, P_SHA256 key derivation; and the client's application instance
-// certificate. Apart from the OPCUA module because swift-crypto and swift-certificates weigh more than the codecs.
+// certificate, from KubeEdge's `certificate`/`privateKey` files. Apart from the OPCUA module because swift-crypto
+// weighs more than the codecs. swift-certificates is not used: all it would do here is find a certificate's public
+// key, and linking it cost mapper-opcua ~0.5 MB of idle memory (its Swift metadata), above mapper-modbus.
 
 import _CryptoExtras
 import Crypto
 import Foundation
 import OPCUA
-import SwiftASN1
-import X509
 
 public struct Basic256Sha256: UACrypto {
     public static let uri = "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256"
@@ -26,14 +26,11 @@ public struct Basic256Sha256: UACrypto {
         decryptionKey = Immutable(try _RSA.Encryption.PrivateKey(derRepresentation: identity.key.derRepresentation))
         self.serverCertificate = serverCertificate
         serverThumbprint = Array(Insecure.SHA1.hash(data: serverCertificate))
-        let certificate: Certificate
+        let rsa: _RSA.Signing.PublicKey
         do {
-            certificate = try Certificate(derEncoded: serverCertificate)
+            rsa = try _RSA.Signing.PublicKey(derRepresentation: try DERCertificate.subjectPublicKeyInfo(serverCertificate))
         } catch {
-            throw UASecurityError("the server's certificate does not parse: \(error)")
-        }
-        guard let rsa = _RSA.Signing.PublicKey(certificate.publicKey) else {
-            throw UASecurityError("the server's certificate has no RSA key")
+            throw UASecurityError("the server's certificate has no usable RSA key: \(error)")
         }
         serverVerifyingKey = rsa
         serverEncryptionKey = Immutable(try _RSA.Encryption.PublicKey(derRepresentation: rsa.derRepresentation))
@@ -102,62 +99,82 @@ final class Immutable<Value>: @unchecked Sendable {
     init(_ value: Value) { self.value = value }
 }
 
-/// The client's application instance certificate and key: loaded from KubeEdge's `certificate`/`privateKey` files
-/// (PEM or DER), or made once, self-signed, when none are configured.
+/// The client's application instance certificate and key, from KubeEdge's `certificate`/`privateKey` files (PEM or
+/// DER; the key PKCS#1 or PKCS#8), as KubeEdge's OPC UA mapper requires them for a secured policy.
 public struct UAApplicationIdentity: Sendable {
     public let certificateDER: [UInt8]
     public let key: _RSA.Signing.PrivateKey
 
-    public static let applicationURI = "urn:kubeedge-swift:mapper-opcua"
-
     public init(certificatePath: String, keyPath: String) throws {
-        let certificateData = try Data(contentsOf: URL(fileURLWithPath: certificatePath))
+        let certificateData = Array(try Data(contentsOf: URL(fileURLWithPath: certificatePath)))
         let keyData = try Data(contentsOf: URL(fileURLWithPath: keyPath))
-        if let text = String(data: certificateData, encoding: .utf8), text.contains("-----BEGIN") {
-            certificateDER = try Certificate(pemEncoded: text).serializedDER()
+        if let pem = DERCertificate.fromPEM(String(decoding: certificateData, as: UTF8.self)) {
+            certificateDER = pem
         } else {
-            certificateDER = Array(certificateData)
+            certificateDER = certificateData
         }
+        _ = try DERCertificate.subjectPublicKeyInfo(certificateDER)  // it is a certificate
         if let text = String(data: keyData, encoding: .utf8), text.contains("-----BEGIN") {
             key = try _RSA.Signing.PrivateKey(pemRepresentation: text)
         } else {
             key = try _RSA.Signing.PrivateKey(derRepresentation: keyData)
         }
     }
-
-    /// A new self-signed 2048-bit RSA certificate with the application URI the client announces.
-    public static func generate(host: String = ProcessInfo.processInfo.hostName) throws -> UAApplicationIdentity {
-        let key = try _RSA.Signing.PrivateKey(keySize: .bits2048)
-        let name = try DistinguishedName {
-            OrganizationName("KubeEdge")
-            CommonName("mapper-opcua")
-        }
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
-            issuer: name, subject: name, signatureAlgorithm: .sha256WithRSAEncryption,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true, nonRepudiation: true, keyEncipherment: true,
-                                  dataEncipherment: true))
-                try ExtendedKeyUsage([.clientAuth, .serverAuth])
-                SubjectAlternativeNames([.uniformResourceIdentifier(applicationURI), .dnsName(host)])
-            },
-            issuerPrivateKey: .init(key))
-        return UAApplicationIdentity(certificateDER: try certificate.serializedDER(), key: key)
-    }
-
-    init(certificateDER: [UInt8], key: _RSA.Signing.PrivateKey) {
-        self.certificateDER = certificateDER
-        self.key = key
-    }
 }
 
-extension Certificate {
-    func serializedDER() throws -> [UInt8] {
-        var serializer = DER.Serializer()
-        try serializer.serialize(self)
-        return serializer.serializedBytes
+/// Just enough DER to find an X.509 certificate's SubjectPublicKeyInfo (RFC 5280 §4.1): Certificate ::= SEQUENCE {
+/// tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity, subject,
+/// subjectPublicKeyInfo, … }, … }.
+enum DERCertificate {
+    struct Element {
+        var tag: UInt8
+        var range: Range<Int>  // the whole TLV
+        var content: Range<Int>
+    }
+
+    static func element(_ bytes: [UInt8], at index: Int, end: Int) throws -> Element {
+        guard index + 2 <= end else { throw UASecurityError("DER truncated") }
+        let tag = bytes[index]
+        var length = Int(bytes[index + 1])
+        var start = index + 2
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard count >= 1, count <= 4, start + count <= end else { throw UASecurityError("bad DER length") }
+            length = 0
+            for byte in bytes[start..<(start + count)] { length = length << 8 | Int(byte) }
+            start += count
+        }
+        guard length >= 0, start + length <= end else { throw UASecurityError("DER element runs past its parent") }
+        return Element(tag: tag, range: index..<(start + length), content: start..<(start + length))
+    }
+
+    static func subjectPublicKeyInfo(_ der: [UInt8]) throws -> [UInt8] {
+        let certificate = try element(der, at: 0, end: der.count)
+        guard certificate.tag == 0x30 else { throw UASecurityError("not a certificate") }
+        let tbs = try element(der, at: certificate.content.lowerBound, end: certificate.content.upperBound)
+        guard tbs.tag == 0x30 else { throw UASecurityError("no TBSCertificate") }
+        var index = tbs.content.lowerBound
+        var field = try element(der, at: index, end: tbs.content.upperBound)
+        if field.tag == 0xA0 {  // version
+            index = field.range.upperBound
+            field = try element(der, at: index, end: tbs.content.upperBound)
+        }
+        // serialNumber, signature, issuer, validity, subject; then subjectPublicKeyInfo.
+        for _ in 0..<5 {
+            index = field.range.upperBound
+            field = try element(der, at: index, end: tbs.content.upperBound)
+        }
+        guard field.tag == 0x30 else { throw UASecurityError("no SubjectPublicKeyInfo") }
+        return Array(der[field.range])
+    }
+
+    /// The first `CERTIFICATE` block of a PEM text, nil when there is none.
+    static func fromPEM(_ text: String) -> [UInt8]? {
+        guard let begin = text.range(of: "-----BEGIN CERTIFICATE-----"),
+              let end = text.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<text.endIndex) else {
+            return nil
+        }
+        let body = text[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
+        return Data(base64Encoded: String(body)).map(Array.init)
     }
 }
