@@ -87,6 +87,9 @@ var targets: [Target] = [
     .systemLibrary(
         name: "CMosquitto", path: "shared/CMosquitto", pkgConfig: "libmosquitto",
         providers: [.apt(["libmosquitto-dev"])]),
+    // OpenSSL 3's libcrypto (already loaded with libmosquitto): the OPC UA mapper's RSA, AES and HMAC.
+    .systemLibrary(
+        name: "COpenSSL", path: "shared/COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
     // The bus client: libmosquitto behind a small Swift 6 wrapper. No Foundation.
     .target(
         name: "Bus",
@@ -308,11 +311,10 @@ targets.append(.target(
 // The OPC UA binary protocol: codecs (pure) and a client over opc.tcp with SecurityPolicy None.
 targets.append(.target(
     name: "OPCUA", path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
-// SecurityPolicy Basic256Sha256 for it: swift-crypto and swift-certificates, apart from the dependency-free codecs.
+// SecurityPolicy Basic256Sha256 for it, on OpenSSL's libcrypto, apart from the dependency-free codecs.
 targets.append(.target(
     name: "OPCUASecurity",
-    dependencies: ["OPCUA", .product(name: "Crypto", package: "swift-crypto"),
-                   .product(name: "_CryptoExtras", package: "swift-crypto")],
+    dependencies: ["OPCUA", "COpenSSL"],
     path: "services/mapper-opcua/Sources/OPCUASecurity", swiftSettings: swiftSettings))
 
 // Kubernetes' protobuf encoding of the built-in types, to and from the JSON the apiserver stores (a generated schema

@@ -1,4 +1,6 @@
+import EdgeProtocol
 import Foundation
+import Mapper
 import MapperOPCUAService
 import OPCUA
 import Testing
@@ -198,5 +200,70 @@ struct UACodecTests {
         #expect(OPCUAValues.variant("300", type: 3) == nil)  // not a Byte
         #expect(OPCUAValues.variant("warm", type: 11) == nil)
         #expect(OPCUAValues.variant("maybe", type: 1) == nil)
+    }
+}
+
+/// Manifests written for KubeEdge's own OPC UA mapper (kubeedge/mappers-go `mappers/opcua`: ProtocolConfigOPCUA
+/// `url`, `userName`, `password`, `securityPolicy`, `securityMode`, `certificate`, `privateKey`, `timeout`;
+/// VisitorConfigOPCUA `nodeID`, `browseName`) work unchanged, v1alpha2 and v1beta1.
+@Suite("KubeEdge OPC UA device manifests")
+struct OPCUAManifestTests {
+    @Test("v1alpha2: protocol.opcua and propertyVisitors[].opcua")
+    func v1alpha2() throws {
+        let yaml = """
+            apiVersion: devices.kubeedge.io/v1alpha2
+            kind: DeviceModel
+            metadata: {name: lamp-model}
+            spec:
+              properties:
+              - {name: switcher, type: {boolean: {accessMode: ReadWrite}}}
+              - {name: temperature, type: {int: {accessMode: ReadOnly}}}
+            ---
+            apiVersion: devices.kubeedge.io/v1alpha2
+            kind: Device
+            metadata: {name: lamp}
+            spec:
+              deviceModelRef: {name: lamp-model}
+              protocol:
+                opcua: {url: "opc.tcp://192.168.56.103:4840", userName: testuser, password: testpassword, timeout: 3000}
+              propertyVisitors:
+              - {propertyName: temperature, opcua: {nodeID: "ns=2,i=2"}}
+              - {propertyName: switcher, opcua: {browseName: "2:Lamp/2:Switch"}}
+            """
+        let device = try #require(SpecParser().devices(in: try SpecDocuments.load(yaml: yaml)).first).result.get()
+        #expect(device.protocolName == "opcua")
+        let prepared = try OPCUAPlugin().prepare(device)
+        #expect(prepared.problems.isEmpty)
+        #expect(prepared.properties.map(\.name).sorted() == ["switcher", "temperature"])
+        let settings = try OPCUADeviceSettings(config: device.protocolConfig)
+        #expect(settings.endpoint.host == "192.168.56.103" && settings.endpoint.port == 4840)
+        #expect(settings.identity == .userName("testuser", password: "testpassword"))
+        #expect(settings.timeout == .milliseconds(3000))
+        #expect(try OPCUAVisitor(config: device.properties.first { $0.name == "temperature" }!.visitor).target
+                == .node(.numeric(2, namespace: 2)))
+        #expect(try OPCUAVisitor(config: device.properties.first { $0.name == "switcher" }!.visitor).target
+                == .path([UAQualifiedName(namespace: 2, "Lamp"), UAQualifiedName(namespace: 2, "Switch")]))
+    }
+
+    @Test("v1beta1 configData, and configuration errors named per device")
+    func v1beta1AndErrors() throws {
+        #expect(throws: SpecError.self) { try OPCUADeviceSettings(config: ["url": "http://x"]) }
+        #expect(throws: SpecError.self) { try OPCUADeviceSettings(config: [:]) }
+        #expect(throws: SpecError.self) {
+            try OPCUADeviceSettings(config: ["url": "opc.tcp://h:1", "securityPolicy": "Aes256Sha256RsaPss"])
+        }
+        #expect(throws: SpecError.self) {
+            try OPCUADeviceSettings(config: ["url": "opc.tcp://h:1", "securityPolicy": "Basic256Sha256"])  // no certificate
+        }
+        #expect(throws: SpecError.self) {
+            try OPCUADeviceSettings(config: ["url": "opc.tcp://h:1", "securityPolicy": "None", "securityMode": "Sign"])
+        }
+        let secured = try OPCUADeviceSettings(config: [
+            "url": "opc.tcp://h:4841/server", "securityPolicy": "http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256",
+            "securityMode": "SignAndEncrypt", "certificate": "/etc/c.pem", "privateKey": "/etc/k.pem",
+        ])
+        #expect(secured.securityMode == .signAndEncrypt && secured.endpoint.port == 4841)
+        #expect(throws: SpecError.self) { try OPCUAVisitor(config: ["nodeID": "nonsense"]) }
+        #expect(throws: SpecError.self) { try OPCUAVisitor(config: [:]) }
     }
 }
