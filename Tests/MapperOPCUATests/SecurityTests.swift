@@ -54,13 +54,13 @@ struct OPCUASecurityTests {
         return (0...(haystack.count - n.count)).contains { Array(haystack[$0..<($0 + n.count)]) == n }
     }
 
-    func run(_ broker: Broker, _ manifest: String, in directory: URL) throws -> ChildProcess {
+    func run(_ broker: Broker, _ manifest: String, in directory: URL, extra: [String] = []) throws -> ChildProcess {
         let file = directory.appendingPathComponent("devices-\(UUID()).yaml")
         try manifest.write(to: file, atomically: true, encoding: .utf8)
         return try ChildProcess(try Executables.product("mapper-opcua"), [
             "--broker", broker.address, "--node-name", "test-node", "--data-dir", directory.path, "--devices", file.path,
             "--reconnect-max-ms", "1000",
-        ])
+        ] + extra)
     }
 
     /// A client certificate and key made with openssl, as a user would bring them (KubeEdge's certificate/privateKey).
@@ -94,7 +94,8 @@ struct OPCUASecurityTests {
             device: "secured", protocolName: "opcua",
             protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt, certificate: \"\(client.certificate)\", privateKey: \"\(client.key)\"}",
             properties: Self.properties, cycleMS: 300)
-        let mapper = try run(broker, secured, in: directory)
+        // A 2 s channel lifetime: the token is renewed every 1.5 s while the test runs.
+        let mapper = try run(broker, secured, in: directory, extra: ["--channel-lifetime-ms", "2000"])
         defer { mapper.signal(SIGKILL) }
         try await events.waitForState("secured", "online", timeout: 30)
         try await events.waitForValues("secured", ["label": "pump-1", "position": "-1234"])
@@ -105,6 +106,8 @@ struct OPCUASecurityTests {
         try await events.client.publish(Topics.Device.twinUpdateDelta("secured"), Array(delta.utf8))
         try await events.waitForValues("secured", ["label": "sealed-valve", "position": "77"])
         #expect(try await peer.read("ns=2;s=Device1.String") == "sealed-valve")
+        // Values keep coming across several channel renewals (the counter ticks every 0.5 s).
+        try await events.waitForMoreTwins("secured", count: 12)
         mapper.signal(SIGTERM)
         _ = await mapper.waitForExit(timeout: 10)
 
@@ -113,6 +116,13 @@ struct OPCUASecurityTests {
         let discovery = try #require(sent[1]), session = try #require(sent[2])
         #expect(Self.contains(discovery, "SecurityPolicy#None"))
         #expect(Self.contains(session, "SecurityPolicy#Basic256Sha256"))
+        // The channel was renewed (OpenSecureChannel again on the same connection) and kept working.
+        var splitter = UAChunkSplitter(maxChunkSize: 1 << 20)
+        splitter.append(session)
+        var opens = 0
+        while let chunk = try splitter.next() { if chunk.messageType == "OPN" { opens += 1 } }
+        #expect(opens >= 3, "\(opens) OpenSecureChannel requests")
+        #expect(events.states("secured").filter { $0 == "offline" }.isEmpty)
         for secret in ["Device1.String", "Device1.Int16", "sealed-valve", "pump-1"] {
             #expect(!Self.contains(session, secret), "\(secret) in clear from the client")
             #expect(!Self.contains(received[2] ?? [], secret), "\(secret) in clear from the server")

@@ -43,6 +43,10 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
     @Option(name: .customLong("publishing-interval-ms"), help: "Publishing interval of the subscriptions.")
     public var publishingIntervalMs = 200
 
+    @Option(name: .customLong("channel-lifetime-ms"),
+            help: "Secure channel lifetime to ask for; the token is renewed at three quarters of what is granted.")
+    public var channelLifetimeMs = 600_000
+
     @Option(name: .customLong("reconnect-min-ms"), help: "First wait before reconnecting to a device that failed.")
     public var reconnectMinMs = 250
 
@@ -70,7 +74,8 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
             backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
         try await MapperRuntime.serve(
             context, plugin: OPCUAPlugin(defaultTimeout: .milliseconds(timeoutMs),
-                                publishingInterval: .milliseconds(publishingIntervalMs)),
+                                publishingInterval: .milliseconds(publishingIntervalMs),
+                                channelLifetime: .milliseconds(channelLifetimeMs)),
             settings: settings, devicesFile: devices, fileCheckInterval: .milliseconds(fileCheckMs))
     }
 }

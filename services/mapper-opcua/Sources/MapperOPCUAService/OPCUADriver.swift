@@ -11,10 +11,14 @@ public struct OPCUAPlugin: MapperPlugin {
     public var defaultTimeout: Duration
     /// Publishing interval of subscriptions (values arrive within one interval of a change).
     public var publishingInterval: Duration
+    /// The secure channel lifetime asked for; its token is renewed at three quarters of what the server grants.
+    public var channelLifetime: Duration
 
-    public init(defaultTimeout: Duration = .seconds(5), publishingInterval: Duration = .milliseconds(200)) {
+    public init(defaultTimeout: Duration = .seconds(5), publishingInterval: Duration = .milliseconds(200),
+                channelLifetime: Duration = .seconds(600)) {
         self.defaultTimeout = defaultTimeout
         self.publishingInterval = publishingInterval
+        self.channelLifetime = channelLifetime
     }
 
     public func prepare(_ device: DeviceSpec) throws(SpecError) -> PreparedDevice {
@@ -30,7 +34,8 @@ public struct OPCUAPlugin: MapperPlugin {
                 problems.append("property \(property.name): \(error.description)")
             }
         }
-        let driver = OPCUADriver(settings: settings, visitors: visitors, publishingInterval: publishingInterval)
+        let driver = OPCUADriver(settings: settings, visitors: visitors, publishingInterval: publishingInterval,
+                                 channelLifetime: channelLifetime)
         return PreparedDevice(driver: driver, properties: properties, problems: problems)
     }
 }
@@ -140,6 +145,7 @@ final class OPCUADriver: DeviceDriver {
     let settings: OPCUADeviceSettings
     let visitors: [String: OPCUAVisitor]
     let publishingInterval: Duration
+    let channelLifetime: Duration
 
     private struct State {
         var client: UAClient?
@@ -150,10 +156,12 @@ final class OPCUADriver: DeviceDriver {
 
     private let state = Mutex(State())
 
-    init(settings: OPCUADeviceSettings, visitors: [String: OPCUAVisitor], publishingInterval: Duration) {
+    init(settings: OPCUADeviceSettings, visitors: [String: OPCUAVisitor], publishingInterval: Duration,
+         channelLifetime: Duration) {
         self.settings = settings
         self.visitors = visitors
         self.publishingInterval = publishingInterval
+        self.channelLifetime = channelLifetime
     }
 
     func connect() async throws {
@@ -170,7 +178,8 @@ final class OPCUADriver: DeviceDriver {
             }
         }
         let client = UAClient(endpoint: settings.endpoint, settings: UAClientSettings(
-            identity: settings.identity, requestTimeout: settings.timeout, security: security))
+            identity: settings.identity, requestTimeout: settings.timeout, channelLifetime: channelLifetime,
+            security: security))
         try await client.connect()
         state.withLock { $0.client = client; $0.nodes = [:] }
     }
