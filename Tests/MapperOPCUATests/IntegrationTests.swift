@@ -173,3 +173,54 @@ struct OPCUAIntegrationTests {
         await events.close()
     }
 }
+
+/// A PublishResponse lost on the way (dropped by the tap, as a lossy link would): the client times its Publish out,
+/// sees the gap in sequence numbers on the next one, republishes the missing notification, and no value is lost.
+@Suite("mapper-opcua republishes a lost notification", .serialized, .timeLimit(.minutes(3)))
+struct OPCUARepublishTests {
+    @Test("every counter value reaches twin/update although one PublishResponse was dropped")
+    func republish() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "opcua-republish")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let broker = try await Broker()
+        let peer = try await OPCUAPeer(tick: 0.5)
+        let events = try await DeviceEvents(broker: broker)
+        let tapPort = try FreePort.next()
+        let record = directory.appendingPathComponent("wire.txt")
+        let tap = try ChildProcess(try PeersVenv.python(), [
+            Repository.root.appendingPathComponent("Tests/Peers/tcp_tap.py").path, "--listen", String(tapPort),
+            "--target", "127.0.0.1:\(peer.port)", "--record", record.path, "--drop-publish", "3",
+        ])
+        defer { tap.signal(SIGKILL) }
+        try await tap.waitForLine(containing: "READY", timeout: 20)
+        let manifest = v1beta1Manifest(
+            device: "lossy", protocolName: "opcua", protocolConfig: "{url: \"opc.tcp://127.0.0.1:\(tapPort)/\"}",
+            properties: [("counter", "INT", "{nodeID: \"ns=2;s=Device1.Counter\"}")], cycleMS: 60_000)
+        let (mapper, mapperDir) = try OPCUAIntegrationTests().startMapper(broker, manifest: manifest)
+        defer {
+            mapper.signal(SIGKILL)
+            try? FileManager.default.removeItem(at: mapperDir)
+        }
+        try await events.waitForState("lossy", "online", timeout: 30)
+        try await eventually("the tap dropped a PublishResponse", timeout: 30) {
+            ((try? String(contentsOf: record, encoding: .utf8)) ?? "").contains(" dropped ")
+        }
+        // Wait well past the drop (the lost Publish times out after 5 s), then check for holes.
+        let atDrop = Self.counters(events.events.value).max() ?? 0
+        try await events.events.wait(timeout: 40, "counter values 8 past the drop") { log in
+            (Self.counters(log).max() ?? 0) >= atDrop + 8
+        }
+        let seen = Set(Self.counters(events.events.value))
+        let first = try #require(seen.min()), last = try #require(seen.max())
+        let missing = (first...last).filter { !seen.contains($0) }
+        #expect(missing.isEmpty, "values never reported: \(missing)")
+        // The mapper asked for the lost notification again (RepublishRequest, type 832, on the wire).
+        let wire = try String(contentsOf: record, encoding: .utf8)
+        #expect(wire.split(separator: "\n").contains { $0.contains(" c2s ") && $0.contains("01004003") })
+        await events.close()
+    }
+
+    static func counters(_ log: DeviceEvents.Log) -> [Int] {
+        log.all.filter { $0.device == "lossy" }.compactMap { DeviceEvents.value($0, "counter").flatMap { Int($0) } }
+    }
+}

@@ -279,15 +279,20 @@ final class OPCUADriver: DeviceDriver {
         let properties = byHandle
         do {
             statuses = try await client.subscribe(items: monitored, publishingInterval: publishingInterval) { [self] changes in
-                var readings: [TwinReading] = []
+                // A notification may hold several values of one node (queued while no Publish was out): each goes
+                // in its own twin/update, in order, so that none is lost.
+                var batch: [TwinReading] = []
                 for change in changes {
                     guard let property = properties[change.handle],
-                          let item = monitored.first(where: { $0.handle == change.handle }) else { continue }
-                    if let reading = try? self.reading(property, node: item.node, value: change.value) {
-                        readings.append(reading)
+                          let item = monitored.first(where: { $0.handle == change.handle }),
+                          let reading = try? self.reading(property, node: item.node, value: change.value) else { continue }
+                    if batch.contains(where: { $0.name == reading.name }) {
+                        await deliver(batch)
+                        batch = []
                     }
+                    batch.append(reading)
                 }
-                await deliver(readings)
+                await deliver(batch)
             }
         } catch let error as UAError where !error.isLinkFailure {
             throw PropertyFailure("subscription refused: \(error)")

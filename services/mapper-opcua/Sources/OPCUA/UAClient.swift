@@ -197,7 +197,12 @@ public final class UAClient: Sendable {
                             onClose: { [weak self] error in self?.fail(error, link: true) })
         do {
             try stream.send(UAHello(endpointURL: endpoint.text).chunk.bytes)
-            let reply = try await withTimeout(timeout, "Hello") {
+            let reply = try await withTimeout(timeout, "Hello", expire: { [weak self] error in
+                self?.state.withLock { s -> CheckedContinuation<UAChunk, any Error>? in
+                    defer { s.handshake = nil }
+                    return s.handshake
+                }?.resume(throwing: error)
+            }) {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<UAChunk, any Error>) in
                     let failed = self.state.withLock { s -> UAError? in
                         if let failure = s.failure { return failure }
@@ -470,14 +475,19 @@ public final class UAClient: Sendable {
         decode: @escaping @Sendable (inout UAReader) throws(UADecodingError) -> T
     ) async throws -> T {
         let timeout = timeout ?? settings.requestTimeout
-        let payload = try await withTimeout(timeout, "request") {
+        let id = state.withLock { s -> UInt32 in
+            defer { s.nextRequestID &+= 1 }
+            return s.nextRequestID
+        }
+        // On timeout the waiting request is resumed with the error (a late answer is then dropped).
+        let payload = try await withTimeout(timeout, "request", expire: { [weak self] error in
+            self?.state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
+        }) {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
                 // Sequence numbers must reach the server in order: they are assigned and sent under one lock.
                 let outcome = self.state.withLock { s -> SendOutcome in
                     if let failure = s.failure { return .refused(failure) }
                     guard let stream = s.stream else { return .refused(UAError("not connected", link: true)) }
-                    let id = s.nextRequestID
-                    s.nextRequestID &+= 1
                     let hint = UInt32(min(Int64(UInt32.max), timeout.components.seconds * 1000))
                     let header = UARequestHeader(authenticationToken: s.authenticationToken, requestHandle: id,
                                                  timeoutHint: hint)
@@ -525,7 +535,10 @@ public final class UAClient: Sendable {
         }
     }
 
+    /// Runs `body` (which waits on a continuation) for at most `timeout`; then `expire` must resume that
+    /// continuation with the given error, since a continuation does not end with its task's cancellation.
     private func withTimeout<T: Sendable>(_ timeout: Duration, _ what: String,
+                                          expire: @escaping @Sendable (UAError) -> Void,
                                           _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
@@ -533,14 +546,16 @@ public final class UAClient: Sendable {
                 try await Task.sleep(for: timeout)
                 return nil
             }
-            guard let first = try await group.next() else { throw UAError(status: 0x800A_0000, "\(what) timed out", link: true) }
-            guard let value = first else {
-                // The request stays registered; a late answer is dropped. The link is suspect.
+            let first = try await group.next()
+            if let first, let value = first {
                 group.cancelAll()
-                throw UAError(status: 0x800A_0000, "\(what) timed out after \(timeout)", link: true)
+                return value
             }
+            let error = UAError(status: 0x800A_0000, "\(what) timed out after \(timeout)", link: true)
+            expire(error)
             group.cancelAll()
-            return value
+            while (try? await group.next()) != nil {}
+            throw error
         }
     }
 
