@@ -26,7 +26,8 @@ struct CRIClientUnitTests {
         }
         #expect(error?.code == .unavailable)
         #expect(error?.method == "Version")
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Fast means no waiting out a connection timeout; 20 s leaves room for a loaded 2-core machine.
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 }
 

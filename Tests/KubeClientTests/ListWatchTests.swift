@@ -108,7 +108,7 @@ struct ListWatchTests {
         let client = try KubeClient(KubeClientConfiguration(server: "http://127.0.0.1:1", connectTimeout: .seconds(2)))
         var options = Self.fast
         options.maxConsecutiveFailures = 2
-        let result = try await Consumer(client.listWatch(cm, options: options)).waitForEnd()
+        let result = try await Consumer(client.listWatch(cm, options: options)).waitForEnd(timeout: 30)  // generous: a loaded CI machine
         #expect(result.items.isEmpty)
         guard case .transport = try #require(result.error as? KubeError) else {
             Issue.record("expected a transport error, got \(String(describing: result.error))")
