@@ -146,6 +146,7 @@ var targets: [Target] = [
         name: "Mapper",
         dependencies: [
             "Bus", "EdgeProtocol", "ServiceKit", "YAMLJSON",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "shared/Mapper", swiftSettings: swiftSettings),

@@ -27,25 +27,10 @@ public struct MapperModbusCommand: AsyncParsableCommand, Sendable {
 
     @OptionGroup public var options: BaseOptions
 
-    @Option(name: .customLong("devices"), help: ArgumentHelp(
-        "YAML file of Device and DeviceModel manifests (multi-document) to run besides those from the bus.",
-        valueName: "file"))
-    public var devices: String?
+    @OptionGroup public var mapper: MapperOptions
 
     @Option(name: .customLong("timeout-ms"), help: "A device's response timeout, unless its protocol config sets one.")
     public var timeoutMs = 1000
-
-    @Option(name: .customLong("reconnect-min-ms"), help: "First wait before reconnecting to a device that failed.")
-    public var reconnectMinMs = 250
-
-    @Option(name: .customLong("reconnect-max-ms"), help: "Longest wait between reconnects (doubling from the first).")
-    public var reconnectMaxMs = 5000
-
-    @Option(name: .customLong("min-collect-cycle-ms"), help: "Shortest collect cycle a property may ask for.")
-    public var minCollectCycleMs = 10
-
-    @Option(name: .customLong("file-check-ms"), help: "How often the --devices file is checked for changes.")
-    public var fileCheckMs = 2000
 
     public init() {}
 
@@ -57,11 +42,6 @@ public struct MapperModbusCommand: AsyncParsableCommand, Sendable {
     }
 
     func serve(_ context: ServiceContext) async throws {
-        let settings = MapperRuntime.Settings(
-            parser: SpecParser(minimumCollectCycle: .milliseconds(minCollectCycleMs)),
-            backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
-        try await MapperRuntime.serve(
-            context, plugin: ModbusPlugin(defaultTimeout: .milliseconds(timeoutMs)),
-            settings: settings, devicesFile: devices, fileCheckInterval: .milliseconds(fileCheckMs))
+        try await mapper.serve(context, plugin: ModbusPlugin(defaultTimeout: .milliseconds(timeoutMs)))
     }
 }

@@ -24,18 +24,14 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
             reads them back, and reports online/offline on $hw/events/device/<id>/state/update, reconnecting by \
             itself. Devices come from the edge bus (ke/devices/<id>) and from --devices; their protocol config is \
             KubeEdge's (url, userName, password, securityPolicy None or Basic256Sha256, securityMode Sign or \
-            SignAndEncrypt, certificate and privateKey files (the client's, PEM or DER, required with Basic256Sha256), \
-            timeout; \
-            visitors nodeID or browseName). Every flag can also be set in the --config file (the 'mapper-opcua' \
+            SignAndEncrypt, certificate and privateKey files (the client's, PEM or DER, required with \
+            Basic256Sha256), timeout; visitors nodeID or browseName). Every flag can also be set in the --config file (the 'mapper-opcua' \
             section, as the flag's name in camelCase: devices, timeoutMs, ...).
             """)
 
     @OptionGroup public var options: BaseOptions
 
-    @Option(name: .customLong("devices"), help: ArgumentHelp(
-        "YAML file of Device and DeviceModel manifests (multi-document) to run besides those from the bus.",
-        valueName: "file"))
-    public var devices: String?
+    @OptionGroup public var mapper: MapperOptions
 
     @Option(name: .customLong("timeout-ms"), help: "A request's timeout, unless the device's protocol config sets one.")
     public var timeoutMs = 5000
@@ -47,18 +43,6 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
             help: "Secure channel lifetime to ask for; the token is renewed at three quarters of what is granted.")
     public var channelLifetimeMs = 600_000
 
-    @Option(name: .customLong("reconnect-min-ms"), help: "First wait before reconnecting to a device that failed.")
-    public var reconnectMinMs = 250
-
-    @Option(name: .customLong("reconnect-max-ms"), help: "Longest wait between reconnects (doubling from the first).")
-    public var reconnectMaxMs = 5000
-
-    @Option(name: .customLong("min-collect-cycle-ms"), help: "Shortest collect cycle a polled property may ask for.")
-    public var minCollectCycleMs = 10
-
-    @Option(name: .customLong("file-check-ms"), help: "How often the --devices file is checked for changes.")
-    public var fileCheckMs = 2000
-
     public init() {}
 
     public func run() async throws {
@@ -69,13 +53,9 @@ public struct MapperOPCUACommand: AsyncParsableCommand, Sendable {
     }
 
     func serve(_ context: ServiceContext) async throws {
-        let settings = MapperRuntime.Settings(
-            parser: SpecParser(minimumCollectCycle: .milliseconds(minCollectCycleMs)),
-            backoff: BackoffPolicy(initial: .milliseconds(reconnectMinMs), maximum: .milliseconds(reconnectMaxMs)))
-        try await MapperRuntime.serve(
-            context, plugin: OPCUAPlugin(defaultTimeout: .milliseconds(timeoutMs),
-                                publishingInterval: .milliseconds(publishingIntervalMs),
-                                channelLifetime: .milliseconds(channelLifetimeMs)),
-            settings: settings, devicesFile: devices, fileCheckInterval: .milliseconds(fileCheckMs))
+        let plugin = OPCUAPlugin(defaultTimeout: .milliseconds(timeoutMs),
+                                 publishingInterval: .milliseconds(publishingIntervalMs),
+                                 channelLifetime: .milliseconds(channelLifetimeMs))
+        try await mapper.serve(context, plugin: plugin)
     }
 }
