@@ -84,4 +84,29 @@ struct PodConfigTests {
                   transitions: transitions), now: "2026-01-01T00:01:00Z")
         #expect(again == status)
     }
+
+    @Test("init containers: Pending and not Initialized until all complete; a failed one fails a Never pod")
+    func initContainerStatus() {
+        let done = ContainerView.State.terminated(exitCode: 0, reason: "Completed", message: "", startedAt: 1, finishedAt: 2)
+        let failed = ContainerView.State.terminated(exitCode: 7, reason: "Error", message: "", startedAt: 1, finishedAt: 2)
+        let app = ContainerView(name: "app", image: "i", state: .waiting(reason: "PodInitializing", message: ""))
+        func build(_ policy: String, _ initStates: [ContainerView.State], app: ContainerView) -> JSONValue {
+            var pod = Self.pod
+            pod[path: ["spec", "restartPolicy"]] = .string(policy)
+            var input = PodStatusBuilder.Input(pod: pod, containers: [app], hostIP: "10.0.0.1", podIP: nil,
+                                               startTime: "2026-01-01T00:00:00Z", transitions: [:])
+            input.initContainers = initStates.enumerated().map { ContainerView(name: "init\($0.offset)", image: "i", state: $0.element) }
+            return PodStatusBuilder.build(input, now: "2026-01-01T00:00:05Z").status
+        }
+        let running = build("Always", [done, .running(startedAt: 3)], app: app)
+        #expect(running.string(at: "phase") == "Pending")
+        #expect(running["conditions"]?.arrayValue?.first { $0["type"] == "Initialized" }?["status"] == "False")
+        #expect(running["conditions"]?.arrayValue?.first { $0["type"] == "Initialized" }?["reason"] == "ContainersNotInitialized")
+        #expect(running["initContainerStatuses"]?.arrayValue?.map { $0["ready"] } == [.bool(true), .bool(false)])
+        #expect(build("Never", [failed], app: app).string(at: "phase") == "Failed")
+        #expect(build("OnFailure", [failed], app: app).string(at: "phase") == "Pending")  // it will be restarted
+        let ready = build("Always", [done, done], app: ContainerView(name: "app", image: "i", state: .running(startedAt: 4)))
+        #expect(ready.string(at: "phase") == "Running")
+        #expect(ready["conditions"]?.arrayValue?.first { $0["type"] == "Initialized" }?["status"] == "True")
+    }
 }

@@ -16,6 +16,9 @@ public enum PodConfig {
     public static func namespace(_ pod: JSONValue) -> String { pod.string(at: "metadata.namespace") ?? "default" }
     public static func hostNetwork(_ pod: JSONValue) -> Bool { pod[path: ["spec", "hostNetwork"]]?.boolValue ?? false }
     public static func containers(_ pod: JSONValue) -> [JSONValue] { pod[path: ["spec", "containers"]]?.arrayValue ?? [] }
+    public static func initContainers(_ pod: JSONValue) -> [JSONValue] {
+        pod[path: ["spec", "initContainers"]]?.arrayValue ?? []
+    }
     public static func restartPolicy(_ pod: JSONValue) -> String { pod.string(at: "spec.restartPolicy") ?? "Always" }
 
     /// The host's network, PID and IPC namespaces when the pod asks for them; its own otherwise (PID per container,

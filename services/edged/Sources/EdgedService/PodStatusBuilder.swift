@@ -32,6 +32,8 @@ public enum PodStatusBuilder {
     public struct Input: Sendable {
         public var pod: JSONValue
         public var containers: [ContainerView]
+        /// The init containers, in order (empty when the pod has none).
+        public var initContainers: [ContainerView] = []
         public var hostIP: String
         public var podIP: String?
         public var startTime: String
@@ -70,8 +72,16 @@ public enum PodStatusBuilder {
     /// The status, and the transitions to keep for the next build.
     public static func build(_ input: Input, now: String) -> (status: JSONValue, transitions: [String: (status: String, time: String)]) {
         let policy = PodConfig.restartPolicy(input.pod)
-        let phase = phase(policy: policy, containers: input.containers)
-        let allReady = !input.containers.isEmpty && input.containers.allSatisfy {
+        // Init containers run to completion first: until then the pod is Pending, or Failed when one failed and
+        // will not be restarted (restartPolicy Never).
+        let initialized = input.initContainers.allSatisfy {
+            if case .terminated(let code, _, _, _, _) = $0.state { return code == 0 } else { return false }
+        }
+        let initFailed = policy == "Never" && input.initContainers.contains {
+            if case .terminated(let code, _, _, _, _) = $0.state { return code != 0 } else { return false }
+        }
+        let phase = initFailed ? "Failed" : initialized ? phase(policy: policy, containers: input.containers) : "Pending"
+        let allReady = initialized && !input.containers.isEmpty && input.containers.allSatisfy {
             if case .running = $0.state { return $0.ready ?? true } else { return false }
         }
         var transitions = input.transitions
@@ -87,7 +97,7 @@ public enum PodStatusBuilder {
         }
         let notReady = phase == "Succeeded" || phase == "Failed" ? "PodCompleted" : "ContainersNotReady"
         let conditions: [JSONValue] = [
-            condition("Initialized", true),
+            condition("Initialized", initialized, reason: "ContainersNotInitialized"),
             condition("Ready", allReady, reason: notReady),
             condition("ContainersReady", allReady, reason: notReady),
             condition("PodScheduled", true),
@@ -103,6 +113,9 @@ public enum PodStatusBuilder {
             members.append(("podIPs", [["ip": .string(ip)]]))
         }
         members.append(("startTime", .string(input.startTime)))
+        if !input.initContainers.isEmpty {
+            members.append(("initContainerStatuses", .array(input.initContainers.map { initContainerStatus($0) })))
+        }
         members.append(("containerStatuses", .array(input.containers.map(containerStatus))))
         members.append(("qosClass", .string(qosClass(input.pod))))
         return (.object(members), transitions)
@@ -141,6 +154,16 @@ public enum PodStatusBuilder {
         if !view.containerID.isEmpty { members.append(("containerID", .string("containerd://" + view.containerID))) }
         members.append(("started", .bool(running && (view.started ?? true))))
         return .object(members)
+    }
+
+    /// An init container is ready once it has completed (kubelet's rule).
+    static func initContainerStatus(_ view: ContainerView) -> JSONValue {
+        var status = containerStatus(view)
+        var completed = false
+        if case .terminated(let code, _, _, _, _) = view.state { completed = code == 0 }
+        status[member: "ready"] = .bool(completed)
+        status[member: "started"] = .bool({ if case .running = view.state { return true } else { return false } }())
+        return status
     }
 
     static func qosClass(_ pod: JSONValue) -> String {

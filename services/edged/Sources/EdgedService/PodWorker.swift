@@ -142,17 +142,39 @@ actor PodWorker {
             record.adopted = true
         }
         await ensureSandbox(&record, uid: uid)
+        // Init containers one after the other, each to completion; the app containers only after the last.
+        var initViews: [ContainerView] = []
+        var initialized = true
+        for container in PodConfig.initContainers(pod) {
+            let name = container.string(at: "name") ?? ""
+            guard initialized else {
+                initViews.append(ContainerView(name: name, image: container.string(at: "image") ?? "",
+                                               state: .waiting(reason: "PodInitializing", message: "")))
+                continue
+            }
+            let view = await syncContainer(container, record: &record, uid: uid, initContainer: true)
+            record.lastViews[view.name] = view
+            initViews.append(view)
+            if case .terminated(let code, _, _, _, _) = view.state, code == 0 { continue }
+            initialized = false
+        }
         var views: [ContainerView] = []
         for container in PodConfig.containers(pod) {
+            guard initialized else {
+                views.append(ContainerView(name: container.string(at: "name") ?? "", image: container.string(at: "image") ?? "",
+                                           state: .waiting(reason: "PodInitializing", message: "")))
+                continue
+            }
             let view = await syncContainer(container, record: &record, uid: uid)
             record.lastViews[view.name] = view
             views.append(view)
         }
-        let (status, transitions) = PodStatusBuilder.build(
-            .init(pod: pod, containers: views, hostIP: settings.nodeIP,
-                  podIP: PodConfig.hostNetwork(pod) ? settings.nodeIP : record.podIP,
-                  startTime: record.startTime ?? RFC3339.now(), transitions: record.transitions),
-            now: RFC3339.now())
+        var input = PodStatusBuilder.Input(
+            pod: pod, containers: views, hostIP: settings.nodeIP,
+            podIP: PodConfig.hostNetwork(pod) ? settings.nodeIP : record.podIP,
+            startTime: record.startTime ?? RFC3339.now(), transitions: record.transitions)
+        input.initContainers = initViews
+        let (status, transitions) = PodStatusBuilder.build(input, now: RFC3339.now())
         record.transitions = transitions
         let changed = status != record.lastStatus
         record.lastStatus = status
@@ -243,7 +265,11 @@ actor PodWorker {
         }
     }
 
-    func syncContainer(_ container: JSONValue, record: inout PodRecord, uid: String) async -> ContainerView {
+    /// One container's pass. An init container that completed stays completed (a pod restarting `Always` restarts
+    /// only failed init containers, as `OnFailure`), and is never probed.
+    func syncContainer(_ container: JSONValue, record: inout PodRecord, uid: String, initContainer: Bool = false) async
+        -> ContainerView
+    {
         let name = container.string(at: "name") ?? ""
         let image = container.string(at: "image") ?? ""
         var state = record.containers[name] ?? ContainerRecord()
@@ -257,7 +283,8 @@ actor PodWorker {
             }
             return view
         }
-        let policy = PodConfig.restartPolicy(record.pod)
+        let podPolicy = PodConfig.restartPolicy(record.pod)
+        let policy = initContainer && podPolicy == "Always" ? "OnFailure" : podPolicy
         if let id = state.id {
             let status: Runtime_V1_ContainerStatus
             do {
@@ -276,7 +303,9 @@ actor PodWorker {
             case .containerRunning:
                 view.state = .running(startedAt: status.startedAt)
                 state.failures = 0
-                await probe(container, id: id, startedAt: status.startedAt, state: &state, view: &view, record: record)
+                if !initContainer {
+                    await probe(container, id: id, startedAt: status.startedAt, state: &state, view: &view, record: record)
+                }
                 return view
             case .containerCreated:
                 do {
