@@ -130,7 +130,7 @@ actor PodWorker {
         let pod = record.pod
         if pod[path: ["metadata", "deletionTimestamp"]] != nil {
             guard !record.deletionSent else { return nil }
-            await removeFromRuntime(uid: uid, grace: PodConfig.gracePeriod(pod))
+            await removeFromRuntime(uid: uid, grace: PodConfig.gracePeriod(pod), pod: pod)
             record.deletionSent = true
             store(record, uid: uid)
             logger.info("pod stopped for deletion", metadata: ["pod": "\(PodConfig.namespace(pod))/\(PodConfig.name(pod))"])
@@ -383,6 +383,21 @@ actor PodWorker {
             try await cri.startContainer(id)
             state.waiting = nil
             view.state = .running(startedAt: Int64(Date().timeIntervalSince1970 * 1e9))
+            // postStart runs before the container counts as started; when it fails the container is killed and
+            // the restart policy decides (kubelet's FailedPostStartHook).
+            if let hook = container[path: ["lifecycle", "postStart"]] {
+                let (ok, detail) = await runHook(hook, containerID: id, container: container, record: record,
+                                                 timeout: .seconds(30))
+                if !ok {
+                    logger.warning("postStart hook failed; killing the container", metadata: [
+                        "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)",
+                        "reason": "\(detail)",
+                    ])
+                    try? await cri.stopContainer(id, gracePeriod: .seconds(PodConfig.gracePeriod(record.pod)))
+                    view.state = .waiting(reason: "PostStartHookError", message: detail)
+                    return view
+                }
+            }
             logger.info("container started", metadata: [
                 "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)",
                 "attempt": "\(state.attempt)",
@@ -575,16 +590,39 @@ actor PodWorker {
     // MARK: Removal
 
     /// Stops (SIGTERM, then SIGKILL after `grace`) and removes every sandbox of the pod and its containers.
-    func removeFromRuntime(uid: String, grace: Int64 = 0) async {
+    /// Stops the pod's containers as kubelet does: each one's preStop hook first (within the grace period), then
+    /// SIGTERM, then SIGKILL when the rest of the grace period is over; then the sandbox goes.
+    func removeFromRuntime(uid: String, grace: Int64 = 0, pod: JSONValue? = nil) async {
         var filter = Runtime_V1_PodSandboxFilter()
         filter.labelSelector = [PodConfig.podUIDLabel: uid]
+        let record = records[uid]
         for sandbox in (try? await cri.listPodSandbox(filter: filter)) ?? [] {
             var containerFilter = Runtime_V1_ContainerFilter()
             containerFilter.podSandboxID = sandbox.id
             let containers = (try? await cri.listContainers(filter: containerFilter)) ?? []
             await withTaskGroup(of: Void.self) { group in
                 for container in containers where container.state == .containerRunning {
-                    group.addTask { try? await self.cri.stopContainer(container.id, gracePeriod: .seconds(grace)) }
+                    let name = container.labels[PodConfig.containerNameLabel] ?? ""
+                    let spec = pod.flatMap { pod in
+                        (PodConfig.containers(pod) + PodConfig.initContainers(pod)).first { $0.string(at: "name") == name }
+                    }
+                    group.addTask {
+                        let started = ContinuousClock.now
+                        if let spec, let hook = spec[path: ["lifecycle", "preStop"]], let record, grace > 0 {
+                            let (ok, detail) = await self.runHook(hook, containerID: container.id, container: spec,
+                                                                  record: record, timeout: .seconds(grace))
+                            if !ok {
+                                self.logger.warning("preStop hook failed", metadata: [
+                                    "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))",
+                                    "container": "\(name)", "reason": "\(detail)",
+                                ])
+                            }
+                        }
+                        // The hook's time comes out of the grace period; kubelet leaves at least 2 s for SIGTERM.
+                        let spent = (ContinuousClock.now - started).components.seconds
+                        let left = grace > 0 ? max(2, grace - spent) : 0
+                        try? await self.cri.stopContainer(container.id, gracePeriod: .seconds(left))
+                    }
                 }
             }
             do {
@@ -657,6 +695,14 @@ extension PodWorker {
     }
 
     /// One probe: exec through the runtime, an HTTP GET, or a TCP connect; the result and what failed.
+    /// Runs a lifecycle handler (postStart, preStop: exec, httpGet or tcpSocket) like a probe with `timeout`.
+    func runHook(_ handler: JSONValue, containerID: String, container: JSONValue, record: PodRecord,
+                 timeout: Duration) async -> (Bool, String) {
+        guard var spec = ProbeSpec(handler) else { return (false, "the hook has no handler edged runs") }
+        spec.timeoutSeconds = max(1, Int(timeout.components.seconds))
+        return await run(spec, containerID: containerID, container: container, record: record)
+    }
+
     func run(_ spec: ProbeSpec, containerID: String, container: JSONValue, record: PodRecord) async -> (Bool, String) {
         let timeout = Duration.seconds(spec.timeoutSeconds)
         func port(_ port: ProbeSpec.Port) -> Int? {
