@@ -182,7 +182,13 @@ public final class EdgedServer: Sendable {
                 meta.deliver(envelope)
                 return
             }
-            guard ObjectResource.type(of: envelope.route.resource) == "pod" else { return }
+            let type = ObjectResource.type(of: envelope.route.resource)
+            if type == "configmap" || type == "secret", ["insert", "update"].contains(envelope.route.operation),
+               let object = try? envelope.content.parsed() {
+                await worker.objectChanged(type: type, object)
+                return
+            }
+            guard type == "pod" else { return }
             let pod = (try? envelope.content.parsed()) ?? .null
             switch envelope.route.operation {
             case "insert", "update": await worker.upsert(pod)

@@ -445,7 +445,7 @@ actor PodWorker {
     }
 
     /// A configmap's or secret's data as text (secret values are base64).
-    func data(of object: JSONValue, secret: Bool) -> [(String, [UInt8])] {
+    static func data(of object: JSONValue, secret: Bool) -> [(String, [UInt8])] {
         var out: [(String, [UInt8])] = []
         for (key, value) in object["data"]?.objectMembers ?? [] {
             guard let text = value.stringValue else { continue }
@@ -476,7 +476,7 @@ actor PodWorker {
                 guard let name = from.string(at: "\(key).name") else { continue }
                 let optional = from[path: [key, "optional"]]?.boolValue ?? false
                 guard let source = try await object(type, name, optional: optional) else { continue }
-                for (key, value) in data(of: source, secret: type == "secret") {
+                for (key, value) in Self.data(of: source, secret: type == "secret") {
                     resolved.env.append((prefix + key, String(decoding: value, as: UTF8.self)))
                 }
             }
@@ -509,7 +509,7 @@ actor PodWorker {
                 guard let ref = from[key], let sourceName = ref.string(at: "name"), let dataKey = ref.string(at: "key") else { continue }
                 let optional = ref["optional"]?.boolValue ?? false
                 guard let source = try await object(type, sourceName, optional: optional) else { continue }
-                guard let value = data(of: source, secret: type == "secret").first(where: { $0.0 == dataKey })?.1 else {
+                guard let value = Self.data(of: source, secret: type == "secret").first(where: { $0.0 == dataKey })?.1 else {
                     if optional { continue }
                     throw EdgedError("couldn't find key \(dataKey) in \(type == "secret" ? "Secret" : "ConfigMap") \(namespace)/\(sourceName)")
                 }
@@ -549,6 +549,53 @@ actor PodWorker {
         }
     }
 
+    /// The files of a configMap or secret volume: every key, or the `items` chosen, at their paths.
+    static func volumeFiles(_ source: JSONValue, of object: JSONValue, secret: Bool) -> [(path: String, data: [UInt8])] {
+        let items = source["items"]?.arrayValue ?? []
+        var out: [(path: String, data: [UInt8])] = []
+        for (dataKey, value) in Self.data(of: object, secret: secret) {
+            if items.isEmpty {
+                out.append((dataKey, value))
+            } else if let item = items.first(where: { $0.string(at: "key") == dataKey }), let path = item.string(at: "path") {
+                out.append((path, value))
+            }
+        }
+        return out
+    }
+
+    /// `defaultMode` (octal 0644 when unset, as the API server defaults it).
+    static func fileMode(_ source: JSONValue) -> Int {
+        source["defaultMode"]?.int64Value.map { Int($0) & 0o777 } ?? 0o644
+    }
+
+    /// A configMap or secret changed (meta handed it over): every running pod that mounts it as a volume gets the
+    /// new files at once, swapped atomically; containers are not restarted.
+    func objectChanged(type: String, _ object: JSONValue) {
+        let name = object.string(at: "metadata.name") ?? ""
+        let namespace = object.string(at: "metadata.namespace") ?? "default"
+        fetched["\(type)/\(name)"] = object
+        let (key, nameKey) = type == "secret" ? ("secret", "secretName") : ("configMap", "name")
+        for (uid, record) in records where PodConfig.namespace(record.pod) == namespace {
+            for volume in record.pod[path: ["spec", "volumes"]]?.arrayValue ?? [] {
+                guard let source = volume[key], source.string(at: nameKey) == name,
+                      let volumeName = volume.string(at: "name") else { continue }
+                let dir = "\(podDir(uid))/volumes/\(volumeName)"
+                guard FileManager.default.fileExists(atPath: dir) else { continue }
+                do {
+                    try AtomicVolumeWriter.write(Self.volumeFiles(source, of: object, secret: type == "secret"), into: dir,
+                                                 mode: Self.fileMode(source))
+                    logger.info("volume updated", metadata: [
+                        "pod": "\(namespace)/\(PodConfig.name(record.pod))", "volume": "\(volumeName)", "\(type)": "\(name)",
+                    ])
+                } catch {
+                    logger.error("cannot update a volume", metadata: [
+                        "pod": "\(namespace)/\(PodConfig.name(record.pod))", "volume": "\(volumeName)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
+    }
+
     func prepareVolume(_ volume: JSONValue, uid: String, namespace: String) async throws -> String {
         let name = volume.string(at: "name") ?? ""
         let dir = "\(podDir(uid))/volumes/\(name)"
@@ -565,23 +612,9 @@ actor PodWorker {
         for (type, key, nameKey) in [("configmap", "configMap", "name"), ("secret", "secret", "secretName")] {
             guard let source = volume[key], let sourceName = source.string(at: nameKey) else { continue }
             let optional = source["optional"]?.boolValue ?? false
-            try? files.removeItem(atPath: dir)
-            try files.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            guard let found = try await cachedObject(type, namespace: namespace, name: sourceName, optional: optional)
-            else { return dir }
-            let entries = data(of: found, secret: type == "secret")
-            let items = source["items"]?.arrayValue ?? []
-            for (dataKey, value) in entries {
-                var path = dataKey
-                if !items.isEmpty {
-                    guard let item = items.first(where: { $0.string(at: "key") == dataKey }), let itemPath = item.string(at: "path")
-                    else { continue }
-                    path = itemPath
-                }
-                let file = dir + "/" + path
-                try files.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                guard files.createFile(atPath: file, contents: Data(value)) else { throw EdgedError("cannot write \(file)") }
-            }
+            let found = try await cachedObject(type, namespace: namespace, name: sourceName, optional: optional)
+            try AtomicVolumeWriter.write(found.map { Self.volumeFiles(source, of: $0, secret: type == "secret") } ?? [],
+                                         into: dir, mode: Self.fileMode(source))
             return dir
         }
         throw EdgedError("volume \"\(name)\" has a type edged does not support (configMap, secret, emptyDir and hostPath are)")
