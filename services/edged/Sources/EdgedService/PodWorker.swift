@@ -95,7 +95,42 @@ actor PodWorker {
             records[uid] = PodRecord(pod: pod)
             removed.remove(uid)
         } else {
+            let before = records[uid]?.pod
             records[uid]?.pod = pod
+            // Labels and annotations shown through downwardAPI volumes follow the pod, as with kubelet.
+            if before?[path: ["metadata", "labels"]] != pod[path: ["metadata", "labels"]]
+                || before?[path: ["metadata", "annotations"]] != pod[path: ["metadata", "annotations"]] {
+                refreshDownwardVolumes(uid: uid)
+            }
+        }
+    }
+
+    /// Rewrites the pod's downwardAPI volumes (and projected ones with a downwardAPI source) that exist.
+    func refreshDownwardVolumes(uid: String) {
+        guard let record = records[uid] else { return }
+        for volume in record.pod[path: ["spec", "volumes"]]?.arrayValue ?? [] {
+            guard let name = volume.string(at: "name") else { continue }
+            let dir = "\(podDir(uid))/volumes/\(name)"
+            guard FileManager.default.fileExists(atPath: dir) else { continue }
+            var files: [(path: String, data: [UInt8])] = []
+            if let downward = volume["downwardAPI"] {
+                files = DownwardAPI.files(downward, pod: record.pod, uid: uid, podIP: record.podIP, node: downwardNode)
+            } else if let sources = volume[path: ["projected", "sources"]]?.arrayValue, sources.contains(where: { $0["downwardAPI"] != nil }) {
+                // Keep the configMap/secret files as they are; redo the downward ones.
+                let old = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/..data")) ?? []
+                let downwardPaths = Set(sources.flatMap { ($0[path: ["downwardAPI", "items"]]?.arrayValue ?? []).compactMap { $0.string(at: "path") } })
+                for entry in old where !downwardPaths.contains(entry) {
+                    if let data = FileManager.default.contents(atPath: dir + "/..data/" + entry) { files.append((entry, Array(data))) }
+                }
+                for source in sources {
+                    if let downward = source["downwardAPI"] {
+                        files += DownwardAPI.files(downward, pod: record.pod, uid: uid, podIP: record.podIP, node: downwardNode)
+                    }
+                }
+            } else {
+                continue
+            }
+            try? AtomicVolumeWriter.write(files, into: dir, mode: Self.fileMode(volume["downwardAPI"] ?? volume["projected"] ?? .object([])))
         }
     }
 
@@ -492,15 +527,19 @@ actor PodWorker {
                 continue
             }
             if let path = from.string(at: "fieldRef.fieldPath") {
-                let value: String = switch path {
-                case "metadata.name": PodConfig.name(pod)
-                case "metadata.namespace": namespace
-                case "metadata.uid": uid
-                case "spec.nodeName": settings.nodeName
-                case "spec.serviceAccountName": pod.string(at: "spec.serviceAccountName") ?? ""
-                case "status.hostIP": settings.nodeIP
-                case "status.podIP": (PodConfig.hostNetwork(pod) ? settings.nodeIP : podIP) ?? ""
-                default: ""
+                guard let value = DownwardAPI.field(path, pod: pod, uid: uid, podIP: podIP, node: downwardNode) else {
+                    throw EdgedError("env \(name): the downward API has no field \(path)")
+                }
+                resolved.env.append((name, value))
+                continue
+            }
+            if let ref = from["resourceFieldRef"], let resource = ref.string(at: "resource") {
+                let target = ref.string(at: "containerName").flatMap { wanted in
+                    PodConfig.containers(pod).first { $0.string(at: "name") == wanted }
+                } ?? container
+                guard let value = DownwardAPI.resource(resource, container: target, divisor: DownwardAPI.text(ref["divisor"]),
+                                                       node: downwardNode) else {
+                    throw EdgedError("env \(name): the downward API has no resource \(resource)")
                 }
                 resolved.env.append((name, value))
                 continue
@@ -523,7 +562,7 @@ actor PodWorker {
             guard let volume = volumes.first(where: { $0.string(at: "name") == volumeName }) else {
                 throw EdgedError("volume \"\(volumeName)\" mounted at \(mountPath) is not defined in the pod")
             }
-            var hostPath = try await prepareVolume(volume, uid: uid, namespace: namespace)
+            var hostPath = try await prepareVolume(volume, uid: uid, namespace: namespace, pod: pod, podIP: podIP)
             if let subPath = mount.string(at: "subPath"), !subPath.isEmpty { hostPath += "/" + subPath }
             var cri = Runtime_V1_Mount()
             cri.containerPath = mountPath
@@ -563,6 +602,38 @@ actor PodWorker {
         return out
     }
 
+    /// The node as the downward API shows it.
+    var downwardNode: DownwardAPI.Node {
+        DownwardAPI.Node(name: settings.nodeName, ip: settings.nodeIP,
+                         cpuCores: ProcessInfo.processInfo.activeProcessorCount,
+                         memoryBytes: Int64(ProcessInfo.processInfo.physicalMemory))
+    }
+
+    /// The files of a `downwardAPI` volume, or of a `projected` one (configMap, secret and downwardAPI sources; a
+    /// serviceAccountToken source has no token to give at the edge and is left out).
+    func projectedFiles(_ volume: JSONValue, pod: JSONValue, uid: String, podIP: String?) async throws
+        -> [(path: String, data: [UInt8])]
+    {
+        if let downward = volume["downwardAPI"] {
+            return DownwardAPI.files(downward, pod: pod, uid: uid, podIP: podIP, node: downwardNode)
+        }
+        var out: [(path: String, data: [UInt8])] = []
+        let namespace = PodConfig.namespace(pod)
+        for source in volume[path: ["projected", "sources"]]?.arrayValue ?? [] {
+            if let downward = source["downwardAPI"] {
+                out += DownwardAPI.files(downward, pod: pod, uid: uid, podIP: podIP, node: downwardNode)
+            }
+            for (type, key) in [("configmap", "configMap"), ("secret", "secret")] {
+                guard let projection = source[key], let name = projection.string(at: "name") else { continue }
+                let optional = projection["optional"]?.boolValue ?? false
+                if let found = try await cachedObject(type, namespace: namespace, name: name, optional: optional) {
+                    out += Self.volumeFiles(projection, of: found, secret: type == "secret")
+                }
+            }
+        }
+        return out
+    }
+
     /// `defaultMode` (octal 0644 when unset, as the API server defaults it).
     static func fileMode(_ source: JSONValue) -> Int {
         source["defaultMode"]?.int64Value.map { Int($0) & 0o777 } ?? 0o644
@@ -570,20 +641,28 @@ actor PodWorker {
 
     /// A configMap or secret changed (meta handed it over): every running pod that mounts it as a volume gets the
     /// new files at once, swapped atomically; containers are not restarted.
-    func objectChanged(type: String, _ object: JSONValue) {
+    func objectChanged(type: String, _ object: JSONValue) async {
         let name = object.string(at: "metadata.name") ?? ""
         let namespace = object.string(at: "metadata.namespace") ?? "default"
         fetched["\(type)/\(name)"] = object
         let (key, nameKey) = type == "secret" ? ("secret", "secretName") : ("configMap", "name")
         for (uid, record) in records where PodConfig.namespace(record.pod) == namespace {
             for volume in record.pod[path: ["spec", "volumes"]]?.arrayValue ?? [] {
-                guard let source = volume[key], source.string(at: nameKey) == name,
-                      let volumeName = volume.string(at: "name") else { continue }
+                let projected = (volume[path: ["projected", "sources"]]?.arrayValue ?? [])
+                    .contains { $0[key]?.string(at: "name") == name }
+                guard let volumeName = volume.string(at: "name"),
+                      volume[key]?.string(at: nameKey) == name || projected else { continue }
                 let dir = "\(podDir(uid))/volumes/\(volumeName)"
                 guard FileManager.default.fileExists(atPath: dir) else { continue }
                 do {
-                    try AtomicVolumeWriter.write(Self.volumeFiles(source, of: object, secret: type == "secret"), into: dir,
-                                                 mode: Self.fileMode(source))
+                    if projected {
+                        try AtomicVolumeWriter.write(try await projectedFiles(volume, pod: record.pod, uid: uid, podIP: record.podIP),
+                                                     into: dir, mode: Self.fileMode(volume["projected"] ?? .object([])))
+                    } else {
+                        let source = volume[key] ?? .object([])
+                        try AtomicVolumeWriter.write(Self.volumeFiles(source, of: object, secret: type == "secret"), into: dir,
+                                                     mode: Self.fileMode(source))
+                    }
                     logger.info("volume updated", metadata: [
                         "pod": "\(namespace)/\(PodConfig.name(record.pod))", "volume": "\(volumeName)", "\(type)": "\(name)",
                     ])
@@ -596,7 +675,9 @@ actor PodWorker {
         }
     }
 
-    func prepareVolume(_ volume: JSONValue, uid: String, namespace: String) async throws -> String {
+    func prepareVolume(_ volume: JSONValue, uid: String, namespace: String, pod: JSONValue? = nil, podIP: String? = nil)
+        async throws -> String
+    {
         let name = volume.string(at: "name") ?? ""
         let dir = "\(podDir(uid))/volumes/\(name)"
         let files = FileManager.default
@@ -617,7 +698,14 @@ actor PodWorker {
                                          into: dir, mode: Self.fileMode(source))
             return dir
         }
-        throw EdgedError("volume \"\(name)\" has a type edged does not support (configMap, secret, emptyDir and hostPath are)")
+        if volume["downwardAPI"] != nil || volume["projected"] != nil {
+            let record = records[uid]
+            try AtomicVolumeWriter.write(
+                try await projectedFiles(volume, pod: pod ?? record?.pod ?? .object([]), uid: uid, podIP: podIP ?? record?.podIP),
+                into: dir, mode: Self.fileMode(volume["downwardAPI"] ?? volume["projected"] ?? .object([])))
+            return dir
+        }
+        throw EdgedError("volume \"\(name)\" has a type edged does not support (configMap, secret, downwardAPI, projected, emptyDir and hostPath are)")
     }
 
     // MARK: Removal
