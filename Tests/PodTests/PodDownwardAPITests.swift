@@ -64,6 +64,13 @@ struct PodDownwardAPITests {
         }
         try await stack.run {
             try await stack.waitFor("node Ready", "node", PodStack.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+            // The node's allocatable memory is its capacity less KubeEdge's default hard eviction threshold (100Mi),
+            // and the host's pressure conditions are reported.
+            let capacity = try await stack.jsonpath("node", PodStack.node, "{.status.capacity.memory}")
+            let allocatable = try await stack.jsonpath("node", PodStack.node, "{.status.allocatable.memory}")
+            #expect(Int(capacity.dropLast(2)).map { "\($0 - 102_400)Ki" } == allocatable, "\(capacity) \(allocatable)")
+            #expect(try await stack.jsonpath("node", PodStack.node, #"{.status.conditions[?(@.type=="MemoryPressure")].reason}"#)
+                    .hasPrefix("KubeletHas"))
             _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.manifests(shared: shared.path))
             try await stack.waitFor("downward Running", timeout: 90, "pod", "downward", "{.status.phase}") { $0 == "Running" }
             try await eventually("the container wrote what it sees", timeout: 30) { !read("bundle").isEmpty && !read("labels").isEmpty }

@@ -43,6 +43,16 @@ public struct EdgedOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("restart-backoff-max-seconds"))
     public var restartBackoffMaxSeconds: Int = 300
 
+    @Option(name: .customLong("eviction-hard"),
+            help: "Hard eviction thresholds (signal<amount or signal<percent): the pressure conditions and allocatable.")
+    public var evictionHard: String = NodeResources.defaultEvictionHard
+
+    @Option(name: .customLong("system-reserved"), help: "Reserved for the system: cpu=…,memory=…,ephemeral-storage=….")
+    public var systemReserved: String = ""
+
+    @Option(name: .customLong("kube-reserved"), help: "Reserved for the edge services: cpu=…,memory=…,ephemeral-storage=….")
+    public var kubeReserved: String = ""
+
     public init() {}
 }
 
@@ -131,7 +141,15 @@ public final class EdgedServer: Sendable {
         let pods = try await loadPods()
         await worker.setAll(pods)
         logger.info("serving", metadata: ["runtime": "\(runtimeVersion)", "pods": "\(pods.count)", "node_ip": "\(nodeIP)"])
-        let status = NodeStatus(nodeName: context.nodeName, nodeIP: nodeIP, runtimeVersion: runtimeVersion, rootDir: rootDir)
+        let status: NodeStatus
+        do {
+            status = NodeStatus(nodeName: context.nodeName, nodeIP: nodeIP, runtimeVersion: runtimeVersion, rootDir: rootDir,
+                                evictionHard: try NodeResources.parseThresholds(options.evictionHard),
+                                systemReserved: try NodeResources.parseReserved(options.systemReserved),
+                                kubeReserved: try NodeResources.parseReserved(options.kubeReserved))
+        } catch {
+            throw ConfigError("\(error)")
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.nodeLoop(status) }
             group.addTask { try await self.syncLoop() }

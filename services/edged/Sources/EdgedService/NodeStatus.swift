@@ -11,13 +11,22 @@ public struct NodeStatus: Sendable {
     public var runtimeVersion: String
     public var maxPods: Int
     public var rootDir: String
+    public var evictionHard: [String: NodeResources.Threshold]
+    public var systemReserved: [String: Double]
+    public var kubeReserved: [String: Double]
 
-    public init(nodeName: String, nodeIP: String, runtimeVersion: String, maxPods: Int = 110, rootDir: String) {
+    public init(nodeName: String, nodeIP: String, runtimeVersion: String, maxPods: Int = 110, rootDir: String,
+                evictionHard: [String: NodeResources.Threshold] = (try? NodeResources.parseThresholds(
+                    NodeResources.defaultEvictionHard)) ?? [:],
+                systemReserved: [String: Double] = [:], kubeReserved: [String: Double] = [:]) {
         self.nodeName = nodeName
         self.nodeIP = nodeIP
         self.runtimeVersion = runtimeVersion
         self.maxPods = maxPods
         self.rootDir = rootDir
+        self.evictionHard = evictionHard
+        self.systemReserved = systemReserved
+        self.kubeReserved = kubeReserved
     }
 
     /// The Node edged registers.
@@ -45,19 +54,26 @@ public struct NodeStatus: Sendable {
             "pods": .string(String(maxPods)),
             "ephemeral-storage": .string("\(Self.diskKiB(rootDir))Ki"),
         ]
+        let free = NodeResources.allocatable(
+            capacity: ["cpu": Double(ProcessInfo.processInfo.activeProcessorCount),
+                       "memory": Double(Self.memoryKiB()) * 1024, "ephemeral-storage": Double(Self.diskKiB(rootDir)) * 1024],
+            systemReserved: systemReserved, kubeReserved: kubeReserved, thresholds: evictionHard)
+        let allocatable: JSONValue = [
+            "cpu": .string("\(Int64(((free["cpu"] ?? 0) * 1000).rounded(.down)))m"),
+            "memory": .string("\(Int64((free["memory"] ?? 0) / 1024))Ki"),
+            "pods": .string(String(maxPods)),
+            "ephemeral-storage": .string("\(Int64((free["ephemeral-storage"] ?? 0) / 1024))Ki"),
+        ]
+        let pressure = NodeResources.conditions(NodeResources.HostSample.read(root: rootDir), thresholds: evictionHard)
         func condition(_ type: String, _ status: String, _ reason: String, _ message: String) -> JSONValue {
             ["type": .string(type), "status": .string(status), "lastHeartbeatTime": .string(now),
              "lastTransitionTime": .string(now), "reason": .string(reason), "message": .string(message)]
         }
         return [
             "capacity": resources,
-            "allocatable": resources,
-            "conditions": [
-                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ],
+            "allocatable": allocatable,
+            "conditions": .array(pressure.map { condition($0.type, $0.pressure ? "True" : "False", $0.reason, $0.message) }
+                + [condition("Ready", "True", "KubeletReady", "kubelet is posting ready status")]),
             "addresses": [
                 ["type": "InternalIP", "address": .string(nodeIP)],
                 ["type": "Hostname", "address": .string(nodeName)],
