@@ -268,3 +268,47 @@ struct BusAddressingTests {
         #expect(!MQTTTopic.isValidTopic("a/+"))
     }
 }
+
+/// A client whose socket is numbered past FD_SETSIZE (1024) still connects and delivers: libmosquitto's select()
+/// loop refuses such a socket, so BusClient polls it (a process with many descriptors, e.g. a cloudhub serving a
+/// thousand nodes, reconnecting to its broker).
+@Suite("Bus with many open descriptors", .serialized, .timeLimit(.minutes(2)))
+struct BusHighDescriptorTests {
+    @Test("sockets numbered above 1024 connect, publish and receive")
+    func highDescriptors() async throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        let wanted: rlim_t = 4096
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = min(wanted, limit.rlim_max)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        try #require(limit.rlim_cur >= 2048, "the descriptor limit (\(limit.rlim_cur)) cannot go past FD_SETSIZE here")
+        let broker = try await Broker()
+        // Fill the low descriptors so that the clients' sockets land above 1024.
+        var held: [Int32] = []
+        while let last = held.last ?? Optional(0), last < 1100 {
+            let fd = open("/dev/null", O_RDONLY)
+            guard fd >= 0 else { break }
+            held.append(fd)
+        }
+        defer { for fd in held { close(fd) } }
+        let subscriber = try BusClient.forTest(broker, "high-sub")
+        let publisher = try BusClient.forTest(broker, "high-pub")
+        try await subscriber.connectAndSubscribe(["high/#"])
+        try publisher.start()
+        let receiver = Task {
+            var received: [String] = []
+            for await message in subscriber.messages {
+                received.append(message.text)
+                if received.count == 100 { break }
+            }
+            return received
+        }
+        for n in 0..<100 { try await publisher.publish("high/seq", "\(n)") }
+        let received = try await withDeadline(.seconds(30), what: "100 messages over high descriptors") { await receiver.value }
+        #expect(received == (0..<100).map(String.init))
+        await publisher.close()
+        await subscriber.close()
+    }
+}
