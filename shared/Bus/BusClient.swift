@@ -527,27 +527,7 @@ public final class BusClient: Sendable {
 
     // MARK: network thread hooks
 
-    /// One turn of the network loop. libmosquitto's `mosquitto_loop` uses select(), which refuses a socket numbered
-    /// FD_SETSIZE (1024) or above with MOSQ_ERR_INVAL: a process with many descriptors (a cloudhub serving a thousand
-    /// nodes that reconnects to its broker, a test run) would never connect. Such a socket is polled instead, with a
-    /// short timeout, since a publish queued by another thread only wakes select() through a pipe the API hides.
-    fileprivate func loopOnce() -> Int32 {
-        let socket = mosquitto_socket(handle)
-        guard socket >= 1024 else { return mosquitto_loop(handle, 100, 1) }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(handle) ? Int16(POLLOUT) : 0),
-                                revents: 0)
-        let ready = poll(&descriptor, 1, 5)
-        if ready < 0 { return errno == EINTR ? MOSQ_ERR_SUCCESS.rawValue : MOSQ_ERR_ERRNO.rawValue }
-        if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-            let rc = mosquitto_loop_read(handle, 1)
-            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
-        }
-        if mosquitto_want_write(handle) {
-            let rc = mosquitto_loop_write(handle, 1)
-            if rc != MOSQ_ERR_SUCCESS.rawValue { return rc }
-        }
-        return mosquitto_loop_misc(handle)
-    }
+    fileprivate func loopOnce() -> Int32 { mosquitto_loop(handle, 100, 1) }
     fileprivate func connectFirst(host: String, port: Int32, keepAlive: Int32) -> Int32 {
         mosquitto_connect(handle, host, port, keepAlive)
     }
