@@ -28,6 +28,12 @@ public enum Command {
         process.arguments = arguments
         if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe(), inPipe = Pipe()
+        // Close-on-exec: children started at the same moment by other tests must not inherit these ends (they would
+        // hold the pipes, and our descriptors, open for their whole life). The child gets its own via dup2.
+        for handle in [out.fileHandleForReading, out.fileHandleForWriting, err.fileHandleForReading,
+                       err.fileHandleForWriting, inPipe.fileHandleForReading, inPipe.fileHandleForWriting] {
+            _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = inPipe
@@ -36,6 +42,7 @@ public enum Command {
         let outReader = out.fileHandleForReading, errReader = err.fileHandleForReading
         Thread.detachNewThread {
             let data = outReader.readDataToEndOfFile()
+            try? outReader.close()  // at EOF: a run of many commands must not pile up descriptors
             state.update {
                 $0.stdout = data
                 $0.stdoutClosed = true
@@ -43,6 +50,7 @@ public enum Command {
         }
         Thread.detachNewThread {
             let data = errReader.readDataToEndOfFile()
+            try? errReader.close()
             state.update {
                 $0.stderr = data
                 $0.stderrClosed = true
@@ -53,6 +61,10 @@ public enum Command {
             state.update { $0.status = status }
         }
         try process.run()
+        // The child has its copies; the parent's would keep descriptors (and pipes) alive.
+        try? out.fileHandleForWriting.close()
+        try? err.fileHandleForWriting.close()
+        try? inPipe.fileHandleForReading.close()
         if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
         try? inPipe.fileHandleForWriting.close()
         do {
