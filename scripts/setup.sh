@@ -7,7 +7,7 @@ SWIFT_VERSION="${SWIFT_VERSION:-6.3.1}"
 APT_PACKAGES=(
   mosquitto mosquitto-clients libmosquitto-dev   # the bus: broker, CLI clients, client library
   libsqlite3-dev libcurl4-openssl-dev            # stores, HTTP
-  libssl-dev                                     # libcrypto for the OPC UA mapper's security policy
+  libssl-dev openssl                             # libcrypto for the OPC UA mapper's security policy; certificates in its tests
   libmodbus-dev socat python3-venv               # the Modbus mapper; its tests (serial pty pairs, pymodbus venv)
   containerd runc busybox-static                 # edged's runtime, and the images built locally from busybox
   containernetworking-plugins iproute2           # CNI bridge for pod IPs
