@@ -57,14 +57,10 @@ extension EdgedWorkloadSuites {
         @Test("env fields and resources; downwardAPI and projected volumes; labels followed live")
         func downward() async throws {
             let stack = try await PodStack()
-            let shared = stack.directory.appendingPathComponent("downward")
-            try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-            func read(_ name: String) -> String {
-                ((try? String(contentsOf: shared.appendingPathComponent(name), encoding: .utf8)) ?? "")
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            let shared = try stack.sharedDirectory("downward")
+            func read(_ name: String) -> String { PodStack.read(name, in: shared) }
             try await stack.run {
-                try await stack.waitFor("node Ready", "node", PodStack.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+                try await stack.waitForNodeReady()
                 // The node's allocatable memory is its capacity less KubeEdge's default hard eviction threshold (100Mi),
                 // and the host's pressure conditions are reported.
                 let capacity = try await stack.jsonpath("node", PodStack.node, "{.status.capacity.memory}")

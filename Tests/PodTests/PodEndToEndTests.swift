@@ -134,6 +134,23 @@ final class PodStack: Sendable {
         try await api.ok(arguments)
     }
 
+    /// A directory of the test's, for hostPath volumes through which a container shows what it sees.
+    func sharedDirectory(_ name: String) throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A file a container wrote there, trimmed ("" while it is missing).
+    static func read(_ name: String, in directory: URL) -> String {
+        ((try? String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func waitForNodeReady() async throws {
+        try await waitFor("node Ready", "node", Self.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+    }
+
     func jsonpath(_ kind: String, _ name: String, _ path: String) async throws -> String {
         try await api.ok(["get", kind, name, "-o", "jsonpath=\(path)"])
     }

@@ -58,7 +58,7 @@ extension EdgedWorkloadSuites {
             let shared = stack.directory.appendingPathComponent("shared")
             try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
             try await stack.run {
-                try await stack.waitFor("node Ready", "node", PodStack.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+                try await stack.waitForNodeReady()
                 _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.pods(shared: shared.path))
 
                 // While the first runs: Pending, not Initialized, the app waiting.

@@ -61,7 +61,7 @@ extension EdgedWorkloadSuites {
                 ((try? String(contentsOf: events, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             }
             try await stack.run {
-                try await stack.waitFor("node Ready", "node", PodStack.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+                try await stack.waitForNodeReady()
                 _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.pods(shared: shared.path))
                 try await stack.waitFor("hooked Running", timeout: 90, "pod", "hooked", "{.status.phase}") { $0 == "Running" }
                 try await eventually("postStart ran", timeout: 30) { lines().contains("postStart") }

@@ -45,14 +45,10 @@ extension EdgedWorkloadSuites {
         @Test("kubectl edits reach the running container's files; a subPath mount keeps its file; no restart")
         func liveUpdates() async throws {
             let stack = try await PodStack()
-            let shared = stack.directory.appendingPathComponent("live")
-            try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
-            func read(_ name: String) -> String {
-                ((try? String(contentsOf: shared.appendingPathComponent(name), encoding: .utf8)) ?? "")
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            let shared = try stack.sharedDirectory("live")
+            func read(_ name: String) -> String { PodStack.read(name, in: shared) }
             try await stack.run {
-                try await stack.waitFor("node Ready", "node", PodStack.node, #"{.status.conditions[?(@.type=="Ready")].status}"#) { $0 == "True" }
+                try await stack.waitForNodeReady()
                 _ = try await stack.api.ok(["apply", "-f", "-"], input: Self.manifests(shared: shared.path))
                 try await stack.waitFor("reader Running", timeout: 90, "pod", "reader", "{.status.phase}") { $0 == "Running" }
                 try await eventually("the first values inside the container", timeout: 30) {
