@@ -9,8 +9,11 @@ public final class LinkHarness: Sendable {
     public let edgeBroker: Broker
     public let cloudDir: URL
     public let edgeDir: URL
-    public let websocketPort: Int
-    public let httpsPort: Int
+    /// The ports cloudhub listens on; picked anew when its first start finds one taken (a free port can be taken by
+    /// another test's outgoing connection before cloudhub binds it).
+    public var websocketPort: Int { ports.value.websocket }
+    public var httpsPort: Int { ports.value.https }
+    private let ports: Watched<(websocket: Int, https: Int)>
     public let node: String
     private let cloudhubProcess = Watched<ChildProcess?>(nil)
     private let hubProcess = Watched<ChildProcess?>(nil)
@@ -21,8 +24,7 @@ public final class LinkHarness: Sendable {
         edgeBroker = try await Broker()
         cloudDir = try TemporaryDirectory.make(prefix: "cloudhub")
         edgeDir = try TemporaryDirectory.make(prefix: "hub")
-        websocketPort = try FreePort.next()
-        httpsPort = try FreePort.next()
+        ports = Watched((try FreePort.next(), try FreePort.next()))
     }
 
     deinit {
@@ -40,14 +42,26 @@ public final class LinkHarness: Sendable {
 
     @discardableResult
     public func startCloudhub(extra: [String] = []) async throws -> ChildProcess {
-        let process = try ChildProcess(try Executables.product("cloudhub"), [
-            "--broker", cloudBroker.address, "--data-dir", cloudDir.path,
-            "--websocket-port", "\(websocketPort)", "--https-port", "\(httpsPort)", "--bind-address", "127.0.0.1",
-            "--advertise-address", "127.0.0.1",
-        ] + extra + (ProcessInfo.processInfo.environment["LINK_TEST_TRACE"] != nil ? ["--log-level", "trace"] : []))
-        cloudhubProcess.update { $0 = process }
-        try await process.waitForLine(containing: "] serving", timeout: 60)
-        return process
+        for attempt in 1...3 {
+            let process = try ChildProcess(try Executables.product("cloudhub"), [
+                "--broker", cloudBroker.address, "--data-dir", cloudDir.path,
+                "--websocket-port", "\(websocketPort)", "--https-port", "\(httpsPort)", "--bind-address", "127.0.0.1",
+                "--advertise-address", "127.0.0.1",
+            ] + extra + (ProcessInfo.processInfo.environment["LINK_TEST_TRACE"] != nil ? ["--log-level", "trace"] : []))
+            cloudhubProcess.update { $0 = process }
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if process.lines.contains(where: { $0.contains("] serving") }) { return process }
+                if await process.waitForExit(timeout: 0.1) != nil { break }
+            }
+            // Its port was taken meanwhile: before any hub knows the ports, try again on others.
+            if process.allOutput.contains("Address already in use"), hub == nil, attempt < 3 {
+                ports.update { $0 = (try! FreePort.next(), try! FreePort.next()) }
+                continue
+            }
+            try await process.waitForLine(containing: "] serving", timeout: 1)  // the error, with its output
+        }
+        throw TestSupportError("cloudhub did not start")
     }
 
     public var token: String {
