@@ -141,8 +141,10 @@ public final class CloudHubServer: NodeSessionHost {
         let token = ca.makeToken(expiresAt: Date().addingTimeInterval(Double(options.tokenTTLHours) * 3600))
         let tokenPath = context.config.dataDir + "/token"
         try PKI.write(token + "\n", to: tokenPath, mode: 0o600)
+        // The token itself is a secret: it goes to the file (and, at start, to the operator's terminal), never to
+        // the log.
         logger.notice(first ? "join token written" : "join token refreshed", metadata: [
-            "path": "\(tokenPath)", "valid_h": "\(options.tokenTTLHours)", "token": "\(token)",
+            "path": "\(tokenPath)", "valid_h": "\(options.tokenTTLHours)",
         ])
         if first {
             print("cloudhub: join token for edges (also in \(tokenPath)):\n\(token)")
