@@ -52,4 +52,16 @@ struct NodeResourcesTests {
         #expect(free["memory"]! == expected)
         #expect(free["ephemeral-storage"] == 90e9)
     }
+
+    @Test("a pressure condition is held for the transition period after its signal clears")
+    func transitionPeriod() {
+        var low = healthy
+        low.memoryAvailable = 50 * 1_048_576
+        var last: [String: Double] = [:]
+        let seen = NodeResources.held(NodeResources.conditions(low, thresholds: defaults), lastPressure: &last, now: 1000, period: 300)
+        #expect(seen.first { $0.type == "MemoryPressure" }?.pressure == true)
+        let cleared = NodeResources.conditions(healthy, thresholds: defaults)
+        #expect(NodeResources.held(cleared, lastPressure: &last, now: 1200, period: 300).first { $0.type == "MemoryPressure" }?.pressure == true)
+        #expect(NodeResources.held(cleared, lastPressure: &last, now: 1301, period: 300).first { $0.type == "MemoryPressure" }?.pressure == false)
+    }
 }

@@ -47,6 +47,10 @@ public struct EdgedOptions: ParsableArguments, Sendable {
             help: "Hard eviction thresholds (signal<amount or signal<percent): the pressure conditions and allocatable.")
     public var evictionHard: String = NodeResources.defaultEvictionHard
 
+    @Option(name: .customLong("eviction-pressure-transition-seconds"),
+            help: "How long a pressure condition stays true after its signal was last below the threshold.")
+    public var evictionPressureTransitionSeconds: Int = 300
+
     @Option(name: .customLong("system-reserved"), help: "Reserved for the system: cpu=…,memory=…,ephemeral-storage=….")
     public var systemReserved: String = ""
 
@@ -141,17 +145,19 @@ public final class EdgedServer: Sendable {
         let pods = try await loadPods()
         await worker.setAll(pods)
         logger.info("serving", metadata: ["runtime": "\(runtimeVersion)", "pods": "\(pods.count)", "node_ip": "\(nodeIP)"])
-        let status: NodeStatus
+        var status: NodeStatus
         do {
             status = NodeStatus(nodeName: context.nodeName, nodeIP: nodeIP, runtimeVersion: runtimeVersion, rootDir: rootDir,
                                 evictionHard: try NodeResources.parseThresholds(options.evictionHard),
                                 systemReserved: try NodeResources.parseReserved(options.systemReserved),
                                 kubeReserved: try NodeResources.parseReserved(options.kubeReserved))
+            status.pressureTransitionSeconds = Double(options.evictionPressureTransitionSeconds)
         } catch {
             throw ConfigError("\(error)")
         }
+        let nodeStatus = status
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.nodeLoop(status) }
+            group.addTask { try await self.nodeLoop(nodeStatus) }
             group.addTask { try await self.syncLoop() }
             try await group.next()
         }

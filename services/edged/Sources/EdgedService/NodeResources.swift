@@ -151,4 +151,23 @@ public enum NodeResources {
         }
         return out
     }
+
+    /// kubelet's `evictionPressureTransitionPeriod` (5 min in KubeEdge's edged): a pressure condition stays true that
+    /// long after its signal was last seen below the threshold, so that it does not flap.
+    public static func held(_ current: [Condition], lastPressure: inout [String: Double], now: Double,
+                            period: Double) -> [Condition] {
+        current.map { condition in
+            if condition.pressure {
+                lastPressure[condition.type] = now
+                return condition
+            }
+            guard let last = lastPressure[condition.type], now - last < period else { return condition }
+            var held = condition
+            held.pressure = true
+            held.reason = condition.type == "MemoryPressure" ? "KubeletHasInsufficientMemory"
+                : condition.type == "DiskPressure" ? "KubeletHasDiskPressure" : "KubeletHasInsufficientPID"
+            held.message = "pressure seen \(Int(now - last)) s ago (transition period \(Int(period)) s)"
+            return held
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import EdgeProtocol
 import Foundation
+import Synchronization
 
 /// The host as a v1.Node: capacity, conditions, addresses, node info (what kubelet reports, wire reference §4.4, §9).
 public struct NodeStatus: Sendable {
@@ -14,6 +15,10 @@ public struct NodeStatus: Sendable {
     public var evictionHard: [String: NodeResources.Threshold]
     public var systemReserved: [String: Double]
     public var kubeReserved: [String: Double]
+    /// kubelet's evictionPressureTransitionPeriod, seconds.
+    public var pressureTransitionSeconds: Double = 300
+    /// When each pressure was last seen (kept across status builds).
+    let lastPressure = PressureMemory()
 
     public init(nodeName: String, nodeIP: String, runtimeVersion: String, maxPods: Int = 110, rootDir: String,
                 evictionHard: [String: NodeResources.Threshold] = (try? NodeResources.parseThresholds(
@@ -64,7 +69,11 @@ public struct NodeStatus: Sendable {
             "pods": .string(String(maxPods)),
             "ephemeral-storage": .string("\(Int64((free["ephemeral-storage"] ?? 0) / 1024))Ki"),
         ]
-        let pressure = NodeResources.conditions(NodeResources.HostSample.read(root: rootDir), thresholds: evictionHard)
+        let sampled = NodeResources.conditions(NodeResources.HostSample.read(root: rootDir), thresholds: evictionHard)
+        let pressure = lastPressure.state.withLock { last in
+            NodeResources.held(sampled, lastPressure: &last, now: Date().timeIntervalSince1970,
+                               period: pressureTransitionSeconds)
+        }
         func condition(_ type: String, _ status: String, _ reason: String, _ message: String) -> JSONValue {
             ["type": .string(type), "status": .string(status), "lastHeartbeatTime": .string(now),
              "lastTransitionTime": .string(now), "reason": .string(reason), "message": .string(message)]
@@ -161,4 +170,9 @@ public struct NodeStatus: Sendable {
         }
         return "127.0.0.1"
     }
+}
+
+/// When each pressure was last seen, shared by the copies of a NodeStatus.
+final class PressureMemory: Sendable {
+    let state = Mutex<[String: Double]>([:])
 }
