@@ -122,10 +122,11 @@ struct ListWatchTests {
         let client = try stub.client()
         let consumer = Consumer(client.listWatch(cm, options: Self.fast))
         try await consumer.waitForCount(1)
-        try await stub.waitFor("watchers", count: 1)
+        try await stub.waitFor("watchers", count: 1, timeout: 20)
         consumer.cancel()
-        let result = try await consumer.waitForEnd(timeout: 5)
+        let result = try await consumer.waitForEnd(timeout: 20)
         #expect(result.error == nil)
-        try await stub.waitFor("watchers", count: 0, timeout: 5)
+        // The stub notices the closed connection at its next write: generous for a loaded machine.
+        try await stub.waitFor("watchers", count: 0, timeout: 20)
     }
 }
