@@ -53,15 +53,17 @@ public struct NodeStatus: Sendable {
     }
 
     public func status(now: String) -> JSONValue {
+        // One sample of the host for capacity, allocatable and the pressure conditions.
+        let sample = NodeResources.HostSample.read(root: rootDir)
         let resources: JSONValue = [
             "cpu": .string(String(ProcessInfo.processInfo.activeProcessorCount)),
-            "memory": .string("\(Self.memoryKiB())Ki"),
+            "memory": .string("\(Int64(sample.memoryTotal / 1024))Ki"),
             "pods": .string(String(maxPods)),
-            "ephemeral-storage": .string("\(Self.diskKiB(rootDir))Ki"),
+            "ephemeral-storage": .string("\(Int64(sample.fsTotal / 1024))Ki"),
         ]
         let free = NodeResources.allocatable(
-            capacity: ["cpu": Double(ProcessInfo.processInfo.activeProcessorCount),
-                       "memory": Double(Self.memoryKiB()) * 1024, "ephemeral-storage": Double(Self.diskKiB(rootDir)) * 1024],
+            capacity: ["cpu": Double(ProcessInfo.processInfo.activeProcessorCount), "memory": sample.memoryTotal,
+                       "ephemeral-storage": sample.fsTotal],
             systemReserved: systemReserved, kubeReserved: kubeReserved, thresholds: evictionHard)
         let allocatable: JSONValue = [
             "cpu": .string("\(Int64(((free["cpu"] ?? 0) * 1000).rounded(.down)))m"),
@@ -69,7 +71,7 @@ public struct NodeStatus: Sendable {
             "pods": .string(String(maxPods)),
             "ephemeral-storage": .string("\(Int64((free["ephemeral-storage"] ?? 0) / 1024))Ki"),
         ]
-        let sampled = NodeResources.conditions(NodeResources.HostSample.read(root: rootDir), thresholds: evictionHard)
+        let sampled = NodeResources.conditions(sample, thresholds: evictionHard)
         let pressure = lastPressure.state.withLock { last in
             NodeResources.held(sampled, lastPressure: &last, now: Date().timeIntervalSince1970,
                                period: pressureTransitionSeconds)
@@ -119,19 +121,6 @@ public struct NodeStatus: Sendable {
 
     static func read(_ path: String) -> String {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    static func memoryKiB() -> Int64 {
-        for line in read("/proc/meminfo").split(separator: "\n") where line.hasPrefix("MemTotal:") {
-            return Int64(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        }
-        return 0
-    }
-
-    static func diskKiB(_ path: String) -> Int64 {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return 0 }
-        return Int64(info.f_blocks) * Int64(info.f_frsize) / 1024
     }
 
     static func kernelVersion() -> String {

@@ -76,15 +76,15 @@ actor PodWorker {
     func isMine(_ pod: JSONValue) -> Bool { pod.string(at: "spec.nodeName") == settings.nodeName }
 
     /// The full list from meta (on start): pods not in it are removed.
-    func setAll(_ pods: [JSONValue]) {
+    func setAll(_ pods: [JSONValue]) async {
         let mine = pods.filter(isMine)
         let uids = Set(mine.map(PodConfig.uid))
         for uid in records.keys where !uids.contains(uid) { removed.insert(uid); records[uid] = nil }
-        for pod in mine { upsert(pod) }
+        for pod in mine { await upsert(pod) }
         knowsAllPods = true
     }
 
-    func upsert(_ pod: JSONValue) {
+    func upsert(_ pod: JSONValue) async {
         let uid = PodConfig.uid(pod)
         guard !uid.isEmpty else { return }
         guard isMine(pod) else {
@@ -100,37 +100,29 @@ actor PodWorker {
             // Labels and annotations shown through downwardAPI volumes follow the pod, as with kubelet.
             if before?[path: ["metadata", "labels"]] != pod[path: ["metadata", "labels"]]
                 || before?[path: ["metadata", "annotations"]] != pod[path: ["metadata", "annotations"]] {
-                refreshDownwardVolumes(uid: uid)
+                await refreshDownwardVolumes(uid: uid)
             }
         }
     }
 
     /// Rewrites the pod's downwardAPI volumes (and projected ones with a downwardAPI source) that exist.
-    func refreshDownwardVolumes(uid: String) {
+    func refreshDownwardVolumes(uid: String) async {
         guard let record = records[uid] else { return }
         for volume in record.pod[path: ["spec", "volumes"]]?.arrayValue ?? [] {
-            guard let name = volume.string(at: "name") else { continue }
+            let projectsFields = (volume[path: ["projected", "sources"]]?.arrayValue ?? []).contains { $0["downwardAPI"] != nil }
+            guard volume["downwardAPI"] != nil || projectsFields, let name = volume.string(at: "name") else { continue }
             let dir = "\(podDir(uid))/volumes/\(name)"
             guard FileManager.default.fileExists(atPath: dir) else { continue }
-            var files: [(path: String, data: [UInt8])] = []
-            if let downward = volume["downwardAPI"] {
-                files = DownwardAPI.files(downward, pod: record.pod, uid: uid, podIP: record.podIP, node: downwardNode)
-            } else if let sources = volume[path: ["projected", "sources"]]?.arrayValue, sources.contains(where: { $0["downwardAPI"] != nil }) {
-                // Keep the configMap/secret files as they are; redo the downward ones.
-                let old = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/..data")) ?? []
-                let downwardPaths = Set(sources.flatMap { ($0[path: ["downwardAPI", "items"]]?.arrayValue ?? []).compactMap { $0.string(at: "path") } })
-                for entry in old where !downwardPaths.contains(entry) {
-                    if let data = FileManager.default.contents(atPath: dir + "/..data/" + entry) { files.append((entry, Array(data))) }
-                }
-                for source in sources {
-                    if let downward = source["downwardAPI"] {
-                        files += DownwardAPI.files(downward, pod: record.pod, uid: uid, podIP: record.podIP, node: downwardNode)
-                    }
-                }
-            } else {
-                continue
+            do {
+                try AtomicVolumeWriter.write(
+                    try await projectedFiles(volume, pod: record.pod, uid: uid, podIP: record.podIP), into: dir,
+                    mode: Self.fileMode(volume["downwardAPI"] ?? volume["projected"] ?? .object([])))
+            } catch {
+                logger.warning("cannot refresh a downwardAPI volume", metadata: [
+                    "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "volume": "\(name)",
+                    "error": "\(error)",
+                ])
             }
-            try? AtomicVolumeWriter.write(files, into: dir, mode: Self.fileMode(volume["downwardAPI"] ?? volume["projected"] ?? .object([])))
         }
     }
 

@@ -49,7 +49,7 @@ public struct UASymmetricKeys: Sendable, Equatable {
 
     /// P_SHA256(secret, seed) cut into signing key, encrypting key and IV.
     public static func derive(_ crypto: any UACrypto, secret: [UInt8], seed: [UInt8]) -> UASymmetricKeys {
-        let signingLength = crypto.symmetricSignatureSize == 32 ? 32 : crypto.symmetricSignatureSize
+        let signingLength = crypto.symmetricSignatureSize  // the policy's signing key is as long as its signature
         let keyLength = crypto.symmetricKeySize
         let ivLength = crypto.symmetricBlockSize
         var output: [UInt8] = []

@@ -349,23 +349,11 @@ public enum FieldManager {
             }
             switch (previous, value) {
             case (nil, nil): continue
-            case (let a?, let b?): if !equalJSON(a, b) { changed.insert(path) }
+            case (let a?, let b?): if !PatchJSONCompare.equal(a, b) { changed.insert(path) }
             default: changed.insert(path)
             }
         }
         return (FieldSet(changed), FieldSet(Set(before.keys).subtracting(after.keys)))
-    }
-
-    static func equalJSON(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        switch (a, b) {
-        case (.number(let x), .number(let y)): return x == y || (Double(x) != nil && Double(x) == Double(y))
-        case (.object(let x), .object(let y)):
-            guard x.count == y.count else { return false }
-            return x.allSatisfy { member in b[member.key].map { equalJSON(member.value, $0) } ?? false }
-        case (.array(let x), .array(let y)):
-            return x.count == y.count && zip(x, y).allSatisfy { equalJSON($0, $1) }
-        default: return a == b
-        }
     }
 
     // MARK: Update
@@ -462,7 +450,7 @@ public enum FieldManager {
             case .atomic:
                 return config
             case .set:
-                for item in configItems where !items.contains(where: { equalJSON($0, item) }) { items.append(item) }
+                for item in configItems where !items.contains(where: { PatchJSONCompare.equal($0, item) }) { items.append(item) }
                 return .array(items)
             case .map(let keys):
                 for item in configItems {

@@ -290,7 +290,8 @@ public struct StrategicMergeSchema: Sendable {
 
 // MARK: - JSON comparison shared by the engines
 
-private enum PatchJSONCompare {
+/// Semantic JSON comparison, shared by the patch engines and field ownership (server-side apply).
+enum PatchJSONCompare {
     /// Semantic JSON equality: numbers by value, objects regardless of member order (last duplicate wins).
     static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
         switch (a, b) {

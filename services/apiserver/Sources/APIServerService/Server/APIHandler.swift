@@ -332,21 +332,30 @@ public struct APIResponder: HTTPResponder {
 
     // MARK: List
 
-    private func list(_ target: ResourceTarget, query: Query, table: IncludeObject?) throws -> Response {
+    /// `view`: the stored resource and the conversion to the requested version, when they differ (events.k8s.io);
+    /// field selectors then match the converted objects and Tables print the stored ones.
+    private func list(_ target: ResourceTarget, query: Query, table: IncludeObject?,
+                      view: (ResourceInfo, (JSONValue) -> JSONValue)? = nil) throws -> Response {
         let limit = try query.int64("limit").map { Int($0) }
-        let result = try core.list(target.info, namespace: target.namespace, labelSelector: try query.labelSelector(),
-                                   fieldSelector: try query.fieldSelector(), limit: limit,
+        let stored = view?.0 ?? target.info
+        let fieldSelector = try query.fieldSelector()
+        let result = try core.list(stored, namespace: target.namespace, labelSelector: try query.labelSelector(),
+                                   fieldSelector: view == nil ? fieldSelector : nil, limit: limit,
                                    continueToken: query.value("continue"))
+        var items = result.items.map { ($0, view?.1($0) ?? $0) }
+        if view != nil, let fieldSelector { items = items.filter { fieldSelector.matches($0.1) } }
         if let table {
-            return json(Tables.list(target.info, result.items, resourceVersion: String(result.resourceVersion),
+            return json(Tables.list(stored, items.map(\.0), resourceVersion: String(result.resourceVersion),
                                     continueToken: result.continueToken, includeObject: table))
         }
         var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
         if let token = result.continueToken { metadata[member: "continue"] = .string(token) }
-        if let remaining = result.remaining { metadata[member: "remainingItemCount"] = .integer(remaining) }
+        if let remaining = result.remaining, view == nil || fieldSelector == nil {
+            metadata[member: "remainingItemCount"] = .integer(remaining)
+        }
         return json([
             "kind": .string(target.info.listKind), "apiVersion": .string(target.info.apiVersion),
-            "metadata": metadata, "items": .array(result.items),
+            "metadata": metadata, "items": .array(items.map(\.1)),
         ])
     }
 
@@ -368,19 +377,7 @@ public struct APIResponder: HTTPResponder {
                 if table == nil { convert = { EventsV1.fromCore($0) } } else { convert = { $0 } }
                 return try watch(target, query: query, table: table, request: request, view: (coreInfo, convert))
             }
-            let fieldSelector = try query.fieldSelector()
-            let result = try core.list(coreInfo, namespace: target.namespace, labelSelector: try query.labelSelector(),
-                                       fieldSelector: nil, limit: try query.int64("limit").map { Int($0) },
-                                       continueToken: query.value("continue"))
-            let pairs = result.items.map { ($0, EventsV1.fromCore($0)) }.filter { fieldSelector?.matches($0.1) ?? true }
-            if let table {
-                return json(Tables.list(coreInfo, pairs.map(\.0), resourceVersion: String(result.resourceVersion),
-                                        continueToken: result.continueToken, includeObject: table))
-            }
-            var metadata: JSONValue = ["resourceVersion": .string(String(result.resourceVersion))]
-            if let token = result.continueToken { metadata[member: "continue"] = .string(token) }
-            return json(["kind": "EventList", "apiVersion": .string(EventsV1.info.apiVersion), "metadata": metadata,
-                         "items": .array(pairs.map(\.1))])
+            return try list(target, query: query, table: table, view: (coreInfo, EventsV1.fromCore))
         case (.get, let name?, nil):
             let object = try core.get(coreInfo, namespace: namespace, name: name)
             return json(table.map { Tables.single(coreInfo, object, includeObject: $0) } ?? EventsV1.fromCore(object))
