@@ -99,8 +99,9 @@ extension AgainstAsyncua {
                 device: "secured", protocolName: "opcua",
                 protocolConfig: "{url: \"\(tap.endpoint)\", securityPolicy: Basic256Sha256, securityMode: SignAndEncrypt, certificate: \"\(client.certificate)\", privateKey: \"\(client.key)\"}",
                 properties: Self.properties, cycleMS: 300)
-            // A 2 s channel lifetime: the token is renewed every 1.5 s while the test runs.
-            let mapper = try run(broker, secured, in: directory, extra: ["--channel-lifetime-ms", "2000"])
+            // A 3 s channel lifetime: the token is renewed every 2.25 s while the test runs (5 s and more), and a
+            // renewal late by up to 0.75 s on a loaded 2-core machine does not yet let the server drop the channel.
+            let mapper = try run(broker, secured, in: directory, extra: ["--channel-lifetime-ms", "3000"])
             defer { mapper.signal(SIGKILL) }
             try await events.waitForState("secured", "online", timeout: 30)
             try await events.waitForValues("secured", ["label": "pump-1", "position": "-1234"])
