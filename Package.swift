@@ -51,7 +51,7 @@ let services: [ServiceSpec] = [
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
     .init(folder: "mapper-opcua", module: "MapperOPCUAService", deps: serviceKit + ["Mapper", "OPCUA", "OPCUASecurity"]),
-    .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit),
+    .init(folder: "mapper-ble", module: "MapperBLEService", deps: serviceKit + ["Mapper", "BLE"]),
     // cloud
     .init(folder: "cloudhub", module: "CloudHubService", deps: link + [
         .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -287,6 +287,13 @@ var targets: [Target] = [
         ],
         path: "Tests/MapperOPCUATests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "MapperBLETests",
+        dependencies: [
+            "BLE", "MapperBLEService", "Mapper", "Bus", "EdgeProtocol", "TestSupport", "mapper-ble",
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        path: "Tests/MapperBLETests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "LinkTests",
         dependencies: link + ["Store", "TestSupport", "HubService", "hub", "cloudhub"],
         path: "Tests/LinkTests", swiftSettings: swiftSettings),
@@ -313,6 +320,9 @@ targets.append(.target(
 targets.append(.target(
     name: "OPCUA", path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
 // SecurityPolicy Basic256Sha256 for it, on OpenSSL's libcrypto, apart from the dependency-free codecs.
+// The BLE mapper's host stack: HCI/L2CAP/ATT/GATT codecs (pure) and the host over an H4 transport. Foundation only.
+targets.append(.target(
+    name: "BLE", path: "services/mapper-ble/Sources/BLE", swiftSettings: swiftSettings))
 targets.append(.target(
     name: "OPCUASecurity",
     dependencies: ["OPCUA", "COpenSSL"],

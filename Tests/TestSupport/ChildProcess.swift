@@ -15,8 +15,16 @@ public final class ChildProcess: @unchecked Sendable {
         var description: String { (lines + [partial]).joined(separator: "\n") }
     }
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    /// `stdin`: give the child a pipe for standard input, written with `send` (a peer's control commands).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Bool = false) throws {
         name = URL(fileURLWithPath: executable).lastPathComponent
+        if stdin {
+            let input = Pipe()
+            process.standardInput = input
+            self.input = input.fileHandleForWriting
+        } else {
+            self.input = nil
+        }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
@@ -64,6 +72,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     private let writer: FileHandle
     private let reader: Thread
+    private let input: FileHandle?
+
+    /// Writes a line to the child's standard input (started with `stdin: true`).
+    public func send(_ line: String) throws {
+        guard let input else { throw TestSupportError("\(name) was started without a stdin pipe") }
+        try input.write(contentsOf: Data((line + "\n").utf8))
+    }
 
     /// The test runner blocks SIGTERM, SIGINT and others, and a spawned child inherits the calling thread's mask, so
     /// a broker or service started from a test would ignore SIGTERM. Unblock them around the spawn.

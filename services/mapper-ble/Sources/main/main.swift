@@ -1,4 +1,4 @@
 import MapperBLEService
 import ServiceKit
 
-await PlaceholderCommand<MapperBLE>.runAsRoot()
+await MapperBLECommand.runAsRoot()
