@@ -107,6 +107,11 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Waits until the printed lines satisfy `condition`.
+    public func waitForLines(timeout: Double = 10, _ what: String, until condition: @escaping @Sendable ([String]) -> Bool) async throws {
+        try await output.wait(timeout: timeout, "\(name): \(what)") { output in condition(output.lines) }
+    }
+
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
