@@ -266,7 +266,7 @@ var targets: [Target] = [
     .testTarget(
         name: "DeviceTests",
         dependencies: ["Bus", "EdgeProtocol", "TestSupport", "apiserver", "cloudhub", "hub", "eventbus", "meta", "twin",
-                       "devicecontroller", "mapper-modbus", "mapper-opcua", .product(name: "Logging", package: "swift-log")],
+                       "devicecontroller", "mapper-modbus", "mapper-opcua", "mapper-ble", .product(name: "Logging", package: "swift-log")],
         path: "Tests/DeviceTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "MapperTests",

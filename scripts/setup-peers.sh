@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python venv with the test peers (pinned) that tests and benchmarks start: pymodbus for the Modbus
-# mapper, the Kubernetes client for the API server tests, asyncua for the OPC-UA mapper (and later bumble for BLE).
+# mapper, the Kubernetes client for the API server tests, asyncua for the OPC-UA mapper, bumble (virtual BLE controllers) for the BLE mapper.
 #
 #   ./scripts/setup-peers.sh        # idempotent; venv at ${KUBEEDGE_PEERS_VENV:-$HOME/.cache/kubeedge-swift/peers-venv}
 #
@@ -8,7 +8,7 @@
 # script when it is missing. Also installs Debian's libmodbus-dev and socat when apt-get is available and they are not.
 set -euo pipefail
 VENV="${KUBEEDGE_PEERS_VENV:-$HOME/.cache/kubeedge-swift/peers-venv}"
-PACKAGES=(pymodbus==3.16.1 pyserial==3.5 kubernetes==37.0.2 asyncua==2.1.0)
+PACKAGES=(pymodbus==3.16.1 pyserial==3.5 kubernetes==37.0.2 asyncua==2.1.0 bumble==0.0.236)
 
 if command -v apt-get >/dev/null 2>&1; then
     missing=()

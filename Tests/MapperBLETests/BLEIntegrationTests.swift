@@ -150,3 +150,46 @@ struct BLEIntegrationTests {
         await events.close()
     }
 }
+
+/// mapper-ble against a fake controller (Tests/Peers/hci_fake.py) that sends malformed HCI events, ATT PDUs, L2CAP
+/// frames and finally bytes of no H4 type: a fake, because no real controller misbehaves on demand.
+@Suite("mapper-ble against a misbehaving controller", .timeLimit(.minutes(2)))
+struct BLEMalformedInputTests {
+    @Test("malformed events, PDUs and frames are logged and survived; an out-of-sync stream reopens the transport")
+    func malformedInput() async throws {
+        let broker = try await Broker()
+        let port = try FreePort.next()
+        let fake = try ChildProcess(try PeersVenv.python(), [
+            Repository.root.appendingPathComponent("Tests/Peers/hci_fake.py").path, "--port", String(port),
+        ])
+        defer { fake.signal(SIGKILL) }
+        try await fake.waitForLine(containing: "READY", timeout: 20)
+        let events = try await DeviceEvents(broker: broker)
+        let manifest = v1beta1Manifest(device: "fragile", protocolName: "bluetooth",
+                                       protocolConfig: "{macAddress: \"F0:F0:F0:F0:F0:01\"}",
+                                       properties: [("battery", "INT", "{characteristicUUID: \"2A19\"}")], cycleMS: 100)
+        let dir = try TemporaryDirectory.make(prefix: "mapper-ble-fake")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("devices.yaml")
+        try manifest.write(to: file, atomically: true, encoding: .utf8)
+        let mapper = try ChildProcess(try Executables.product("mapper-ble"), [
+            "--broker", broker.address, "--node-name", "test-node", "--data-dir", dir.path, "--devices", file.path,
+            "--hci", "tcp:127.0.0.1:\(port)", "--reconnect-max-ms", "500", "--request-timeout-ms", "2000",
+        ])
+        defer { mapper.signal(SIGKILL) }
+        // The first connection's answers are malformed: that attempt fails, the device is connected again.
+        try await mapper.waitForLine(containing: "malformed HCI event", timeout: 20)
+        try await mapper.waitForLine(containing: "malformed ATT PDU", timeout: 20)
+        try await fake.waitForLine(containing: "link 2", timeout: 20)
+        // The second serves values among junk, then loses sync: the host opens the transport again.
+        try await fake.waitForLine(containing: "transport 2", timeout: 30)
+        try await mapper.waitForLine(containing: "out of sync", timeout: 5)
+        try await fake.waitForLine(containing: "link 3", timeout: 30)
+        try await events.waitForState("fragile", "online", timeout: 20)
+        try await events.waitForValues("fragile", ["battery": "87"])
+        try await events.waitForMoreTwins("fragile", count: 3)
+        mapper.signal(SIGTERM)
+        #expect(await mapper.waitForExit(timeout: 10) == 0)
+        await events.close()
+    }
+}

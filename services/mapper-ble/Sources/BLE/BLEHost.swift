@@ -101,7 +101,8 @@ final class Promise<Value: Sendable>: Sendable {
 public final class BLEHost: Sendable {
     public let transport: HCITransportSpec
     let settings: BLEHostSettings
-    let log: @Sendable (String) -> Void
+    /// Where the host reports what it sees: `problem` is true for malformed input and lost links.
+    let log: @Sendable (_ problem: Bool, _ message: String) -> Void
 
     struct Link {
         var address: BDAddress
@@ -145,7 +146,7 @@ public final class BLEHost: Sendable {
     private let commands = AsyncGate()
 
     public init(transport: HCITransportSpec, settings: BLEHostSettings = BLEHostSettings(),
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                log: @escaping @Sendable (_ problem: Bool, _ message: String) -> Void = { _, _ in }) {
         self.transport = transport
         self.settings = settings
         self.log = log
@@ -208,7 +209,7 @@ public final class BLEHost: Sendable {
                 s.aclLength = length
                 s.aclCredits = count
             }
-            log("controller on \(transport) is ready (ACL \(count) × \(length) bytes)")
+            log(false, "controller on \(transport) is ready (ACL \(count) × \(length) bytes)")
             return generation
         } catch {
             fail("controller start-up on \(transport) failed: \(error)", generation: generation)
@@ -417,7 +418,7 @@ public final class BLEHost: Sendable {
                         if let reason = handle(event, &s, &effects) { broken = reason }
                     } catch {
                         let text = "malformed HCI event 0x\(String(code, radix: 16)) ignored: \(error)"
-                        effects.append { [log] in log(text) }
+                        effects.append { [log] in log(true, text) }
                     }
                 case .acl(let handle, let boundary, let data):
                     do {
@@ -427,7 +428,7 @@ public final class BLEHost: Sendable {
                         }
                     } catch {
                         let text = "malformed ACL data on handle \(handle) ignored: \(error)"
-                        effects.append { [log] in log(text) }
+                        effects.append { [log] in log(true, text) }
                     }
                 case .command, .other:
                     break
@@ -468,7 +469,7 @@ public final class BLEHost: Sendable {
             }
             if let link = s.links.removeValue(forKey: handle) {
                 let text = "disconnected from \(link.address): \(HCIStatus.name(reason))"
-                effects.append { [log] in log(text) }
+                effects.append { [log] in log(true, text) }
                 effects.append {
                     link.pending?.continuation.resume(throwing: BLEError(text, link: true))
                     for handler in link.onDisconnect { handler(text) }
@@ -518,7 +519,7 @@ public final class BLEHost: Sendable {
             decoded = try ATTServerPDU(pdu)
         } catch {
             let text = "malformed ATT PDU from \(s.links[handle]!.address): \(error)"
-            effects.append { [log] in log(text) }
+            effects.append { [log] in log(true, text) }
             if let opcode = pdu.first, let pending = s.links[handle]!.pending,
                opcode == pending.response || opcode == ATTOpcode.errorResponse {
                 s.links[handle]!.pending = nil
@@ -547,7 +548,7 @@ public final class BLEHost: Sendable {
             guard let pending = s.links[handle]!.pending,
                   decoded.opcode == pending.response || decoded.opcode == ATTOpcode.errorResponse else {
                 let text = "unexpected ATT PDU 0x\(String(decoded.opcode, radix: 16)) from \(s.links[handle]!.address) ignored"
-                effects.append { [log] in log(text) }
+                effects.append { [log] in log(true, text) }
                 return
             }
             s.links[handle]!.pending = nil
@@ -571,7 +572,7 @@ public final class BLEHost: Sendable {
         }
         guard let (stream, before) = taken else { return }
         stream.close()
-        log(reason)
+        log(generation != nil, reason)
         let error = BLEError(reason, link: true)
         before.command?.continuation.resume(throwing: error)
         before.scan?.promise.resolve(.failure(error))

@@ -69,7 +69,9 @@ public struct MapperBLECommand: AsyncParsableCommand, Sendable {
             transport: transport,
             settings: BLEHostSettings(scanTimeout: .milliseconds(scanTimeoutMs), connectTimeout: .milliseconds(connectTimeoutMs),
                                       requestTimeout: .milliseconds(requestTimeoutMs)),
-            log: { message in logger.info("\(message)") })
+            log: { problem, message in
+                if problem { logger.warning("\(message)") } else { logger.info("\(message)") }
+            })
         defer { host.close() }
         try await mapper.serve(context, plugin: BLEPlugin(host: host))
     }
