@@ -198,7 +198,8 @@ var targets: [Target] = [
     .executableTarget(
         name: "bench",
         dependencies: [
-            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "MapperOPCUAService", "OPCUA", "KubeClient", "Link",
+            "Bus", "EdgeProtocol", "Mapper", "MapperModbusService", "MapperOPCUAService", "OPCUA", "MapperBLEService", "BLE",
+            "KubeClient", "Link",
             "LinkSecurity", "HubService",
             "HTTPFetch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

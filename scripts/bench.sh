@@ -7,6 +7,7 @@
 #   scripts/bench.sh pods    only the pod path (needs root: it starts a private containerd)
 #   scripts/bench.sh router  only KubeEdge's rules (rest→servicebus through the whole path)
 #   scripts/bench.sh opcua   only the OPC UA mapper against asyncua (peers venv from scripts/setup-peers.sh)
+#   scripts/bench.sh ble     only the BLE mapper against bumble (same venv)
 set -euo pipefail
 ONLY="${1:-all}"
 run_part() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
@@ -102,6 +103,79 @@ if run_part opcua; then
         --devices 1 --seconds 5
   else
     echo "bench: no peers venv at $VENV (scripts/setup-peers.sh); OPC UA part skipped" >&2
+  fi
+fi
+
+# The BLE mapper against bumble: a notification → twin/update; then the idle memory of mapper-ble with a connected
+# peripheral beside mapper-modbus with a connected pymodbus server (each its own process, one device).
+if run_part ble; then
+  VENV="${KUBEEDGE_PEERS_VENV:-$HOME/.cache/kubeedge-swift/peers-venv}"
+  if [ -x "$VENV/bin/python" ]; then
+    HCI_PORT=$(free_port)
+    mkfifo "$WORK/ble-control"
+    "$VENV/bin/python" Tests/Peers/ble_peer.py --central "tcp-server:127.0.0.1:$HCI_PORT" --tick 0 \
+        < "$WORK/ble-control" > "$WORK/ble-peer.log" 2>&1 & PIDS+=($!)
+    exec 3> "$WORK/ble-control"   # keeps the peer's stdin open between the bench's writes
+    for _ in $(seq 600); do grep -q READY "$WORK/ble-peer.log" && break; sleep 0.1; done
+    echo
+    "$BIN/bench" ble --broker "127.0.0.1:$PORT" --hci "tcp:127.0.0.1:$HCI_PORT" --control "$WORK/ble-control" \
+        --peer-log "$WORK/ble-peer.log"
+    cat > "$WORK/ble-devices.yaml" <<YAML
+apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: {name: m}
+spec:
+  properties:
+  - {name: temperature, type: INT, accessMode: ReadOnly}
+  - {name: label, type: STRING, accessMode: ReadOnly}
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: ble-idle}
+spec:
+  deviceModelRef: {name: m}
+  protocol: {protocolName: bluetooth, configData: {macAddress: "F0:F0:F0:F0:F0:01"}}
+  properties:
+  - {name: temperature, collectCycle: 1000, visitors: {protocolName: bluetooth, configData: {characteristicUUID: 12345678-1234-5678-1234-56789abcdef1}}}
+  - {name: label, collectCycle: 1000, visitors: {protocolName: bluetooth, configData: {characteristicUUID: 12345678-1234-5678-1234-56789abcdef3}}}
+YAML
+    MB_PORT=$(free_port)
+    "$VENV/bin/python" Tests/Peers/modbus_peer.py tcp --port "$MB_PORT" > "$WORK/modbus-peer.log" 2>&1 & PIDS+=($!)
+    for _ in $(seq 600); do grep -q READY "$WORK/modbus-peer.log" && break; sleep 0.1; done
+    cat > "$WORK/modbus-devices.yaml" <<YAML
+apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: {name: m}
+spec:
+  properties:
+  - {name: temperature, type: INT, accessMode: ReadOnly}
+  - {name: label, type: INT, accessMode: ReadOnly}
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: modbus-idle}
+spec:
+  deviceModelRef: {name: m}
+  protocol: {protocolName: modbus, configData: {ip: 127.0.0.1, port: $MB_PORT, slaveID: 1}}
+  properties:
+  - {name: temperature, collectCycle: 1000, visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 0, limit: 1}}}
+  - {name: label, collectCycle: 1000, visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 1, limit: 1}}}
+YAML
+    "$BIN/mapper-ble" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/ble-idle" --log-level warning \
+        --hci "tcp:127.0.0.1:$HCI_PORT" --devices "$WORK/ble-devices.yaml" & BLE_PID=$!; PIDS+=($BLE_PID)
+    "$BIN/mapper-modbus" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/modbus-idle" --log-level warning \
+        --devices "$WORK/modbus-devices.yaml" & MB_PID=$!; PIDS+=($MB_PID)
+    sleep 10   # connected, a few collect cycles done (tooling run, not a test)
+    echo
+    echo "| one device connected, collect cycle 1 s | VmRSS (kB) | Pss (kB) | Private (kB) |"
+    echo "|---|---|---|---|"
+    for pair in "mapper-ble:$BLE_PID" "mapper-modbus:$MB_PID"; do
+      name=${pair%%:*}; pid=${pair##*:}
+      echo "| $name | $(awk '/VmRSS/{print $2}' /proc/$pid/status) | $(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup) | $(awk '/^Private_(Clean|Dirty):/{s+=$2} END{print s}' /proc/$pid/smaps_rollup) |"
+    done
+    exec 3>&-
+  else
+    echo "bench: no peers venv at $VENV (scripts/setup-peers.sh); BLE part skipped" >&2
   fi
 fi
 

@@ -17,7 +17,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks for KubeEdge in Swift (figures go to docs/performance.md).",
-        subcommands: [BusBench.self, EnvelopeBench.self, ModbusBench.self, OPCUABench.self, APIServerBench.self, DevicesBench.self, LinkBench.self, PodsBench.self, RouterBench.self])
+        subcommands: [BusBench.self, EnvelopeBench.self, ModbusBench.self, OPCUABench.self, BLEBench.self, APIServerBench.self, DevicesBench.self, LinkBench.self, PodsBench.self, RouterBench.self])
 }
 
 struct BusBench: AsyncParsableCommand {
