@@ -9,6 +9,7 @@
 #   API_PORT                 the API server's HTTPS port (default 6443)
 #   ROUTER_PORT              the router's REST endpoint for KubeEdge rules (default 9443)
 #   NODE_NAME                the edge node's name (default edge-node-1)
+#   BLE_HCI                  mapper-ble's controller: tcp:HOST:PORT, serial:/dev/ttyX[@baud] or hci<N> (default hci0)
 #   RUN_DIR                  state and logs (default ./run); containerd's root and socket in $RUN_DIR/containerd
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,9 +100,11 @@ if [ -z "$NO_PODS" ]; then
 else
   echo "up: pods will not run ($NO_PODS): edged needs root and containerd; starting everything but edged" >&2
 fi
-for name in mapper-modbus mapper-opcua mapper-ble; do
+for name in mapper-modbus mapper-opcua; do
   service "$name" "$EDGE_PORT" "$NODE_NAME"; EDGE_SERVICES=$((EDGE_SERVICES + 1))
 done
+# The BLE controller is opened when a Bluetooth device is assigned; without one, devices report offline with the reason.
+service mapper-ble "$EDGE_PORT" "$NODE_NAME" --hci "${BLE_HCI:-hci0}"; EDGE_SERVICES=$((EDGE_SERVICES + 1))
 
 wait_online "$CLOUD_PORT" 5 && wait_online "$EDGE_PORT" "$EDGE_SERVICES" \
     || { echo "up: not every service came online; see $RUN_DIR/logs" >&2; exit 1; }

@@ -1,5 +1,3 @@
-import Foundation
-
 // The Attribute Protocol as a GATT client uses it (Core v5.4 Vol 3 Part F §3.4, Part G §4). Pure types.
 
 /// A 16-bit or 128-bit Bluetooth UUID. 16-bit ones are kept short; a 128-bit one on the Bluetooth base is
@@ -15,17 +13,21 @@ public struct BLEUUID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `2A19`, `0x2A19`, `0000180f-0000-1000-8000-00805f9b34fb`, `f000aa0104514000b000000000000000` (dashes optional).
+    /// ASCII only, byte by byte: Character's Unicode properties would page in libswiftCore's tables for nothing.
     public init?(_ text: String) {
-        var hex = text.lowercased().replacingOccurrences(of: "-", with: "")
-        if hex.hasPrefix("0x") { hex.removeFirst(2) }
-        guard hex.count == 4 || hex.count == 8 || hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            bytes.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
+        var digits: [UInt8] = []
+        var utf8 = Array(text.utf8)
+        if utf8.count > 2, utf8[0] == UInt8(ascii: "0"), utf8[1] | 0x20 == UInt8(ascii: "x") { utf8.removeFirst(2) }
+        for byte in utf8 where byte != UInt8(ascii: "-") {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digits.append(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digits.append(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
         }
+        guard digits.count == 4 || digits.count == 8 || digits.count == 32 else { return nil }
+        var bytes = stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
         if bytes.count == 4 { bytes += Self.baseTail }
         self.init(normalising: bytes)
     }

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// A peripheral to find: by address, or by the local name it advertises.

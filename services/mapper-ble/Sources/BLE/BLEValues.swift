@@ -111,7 +111,7 @@ public enum BLEValueCodec {
     /// length, else 4). Nil when the value does not fit.
     public static func bytes(_ text: String, kind: String, width: Int?, dataWrite: [String: [UInt8]]) -> [UInt8]? {
         if let mapped = dataWrite[text] { return mapped }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = asciiTrimmed(text)
         switch kind {
         case "int":
             guard let number = Int64(trimmed) else { return nil }
@@ -141,6 +141,14 @@ public enum BLEValueCodec {
             return Array(text.utf8)
         }
     }
+}
+
+/// Without leading and trailing ASCII blanks (ASCII only, as twin values of numbers are).
+func asciiTrimmed(_ text: String) -> String {
+    let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+    let utf8 = Array(text.utf8)
+    guard let first = utf8.firstIndex(where: { !blank($0) }), let last = utf8.lastIndex(where: { !blank($0) }) else { return "" }
+    return String(decoding: utf8[first...last], as: UTF8.self)
 }
 
 extension UInt16 {

@@ -7,30 +7,6 @@ public protocol ServiceDescription {
     static var abstract: String { get }
 }
 
-/// The command of a service that is not built yet: it starts, joins the bus, reports itself `online` on
-/// `ke/status/<service>`, and exits cleanly on SIGTERM. Its `--help` says so.
-public struct PlaceholderCommand<Description: ServiceDescription>: AsyncParsableCommand {
-    public static var configuration: CommandConfiguration {
-        CommandConfiguration(
-            commandName: Description.identity.name,
-            abstract: Description.abstract,
-            discussion: """
-                Not built yet: this \(Description.identity.side.rawValue) service only starts, joins the bus, \
-                reports itself online on ke/status/\(Description.identity.name) and exits cleanly on SIGTERM.
-                """)
-    }
-
-    @OptionGroup public var options: BaseOptions
-
-    public init() {}
-
-    public func run() async throws {
-        try await ServiceRunner.run(Description.identity, options: options) { _ in
-            await ServiceRunner.untilShutdown()
-        }
-    }
-}
-
 extension AsyncParsableCommand {
     /// Parses the process arguments, with the `--config` file's settings in front of them (`ConfigFlags`), and runs the
     /// command, exiting with ArgumentParser's usual messages and codes. (For executables whose root command is
