@@ -37,15 +37,26 @@ struct BLEIntegrationTests {
         return text
     }
 
-    func startMapper(_ broker: Broker, hci: String, manifest: String) throws -> (ChildProcess, URL) {
+    /// `viaConfig`: the transport and timeouts come from the `mapper-ble` section of a --config file instead of flags.
+    func startMapper(_ broker: Broker, hci: String, manifest: String, viaConfig: Bool = false) throws -> (ChildProcess, URL) {
         let dir = try TemporaryDirectory.make(prefix: "mapper-ble")
         let file = dir.appendingPathComponent("devices.yaml")
         try manifest.write(to: file, atomically: true, encoding: .utf8)
-        let mapper = try ChildProcess(try Executables.product("mapper-ble"), [
-            "--broker", broker.address, "--node-name", "test-node", "--data-dir", dir.path, "--devices", file.path,
-            "--hci", hci, "--reconnect-max-ms", "1000", "--scan-timeout-ms", "5000", "--request-timeout-ms", "3000",
-        ])
-        return (mapper, dir)
+        var arguments = ["--broker", broker.address, "--node-name", "test-node", "--data-dir", dir.path, "--devices", file.path]
+        if viaConfig {
+            let config = dir.appendingPathComponent("config.yaml")
+            try """
+                mapper-ble:
+                  hci: "\(hci)"
+                  reconnectMaxMs: 1000
+                  scanTimeoutMs: 5000
+                  requestTimeoutMs: 3000
+                """.write(to: config, atomically: true, encoding: .utf8)
+            arguments += ["--config", config.path]
+        } else {
+            arguments += ["--hci", hci, "--reconnect-max-ms", "1000", "--scan-timeout-ms", "5000", "--request-timeout-ms", "3000"]
+        }
+        return (try ChildProcess(try Executables.product("mapper-ble"), arguments), dir)
     }
 
     @Test("values after conversion, a notification and an indication without a poll, deltas written and read back, an unknown characteristic as a per-device error")
@@ -130,14 +141,14 @@ struct BLEIntegrationTests {
         await events.close()
     }
 
-    @Test("over a UART: the controller on a pty (serial:PATH@baud)")
+    @Test("over a UART: the controller on a pty (serial:PATH@baud), given in the --config file's mapper-ble section")
     func uartTransport() async throws {
         let broker = try await Broker()
         let peer = try await BLEPeer(uart: true, tick: 0.5)
         let events = try await DeviceEvents(broker: broker)
         let manifest = Self.manifest("uart", config: "{macAddress: \"\(Self.sensor)\"}", properties: Self.properties(),
                                      slowTemperature: false)
-        let (mapper, dir) = try startMapper(broker, hci: peer.hci, manifest: manifest)
+        let (mapper, dir) = try startMapper(broker, hci: peer.hci, manifest: manifest, viaConfig: true)
         defer {
             mapper.signal(SIGKILL)
             try? FileManager.default.removeItem(at: dir)
