@@ -98,6 +98,8 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "shared/Bus", swiftSettings: swiftSettings),
+    // A byte stream over one file descriptor with a reader thread: the OPC UA and BLE mappers' transports.
+    .target(name: "FDStream", path: "shared/FDStream", swiftSettings: swiftSettings),
     // SQLite through pkg-config, and a small Swift wrapper over it (no Foundation).
     .systemLibrary(
         name: "CSQLite", path: "shared/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -319,11 +321,11 @@ targets.append(.target(
 
 // The OPC UA binary protocol: codecs (pure) and a client over opc.tcp with SecurityPolicy None.
 targets.append(.target(
-    name: "OPCUA", path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
+    name: "OPCUA", dependencies: ["FDStream"], path: "services/mapper-opcua/Sources/OPCUA", swiftSettings: swiftSettings))
 // SecurityPolicy Basic256Sha256 for it, on OpenSSL's libcrypto, apart from the dependency-free codecs.
 // The BLE mapper's host stack: HCI/L2CAP/ATT/GATT codecs (pure) and the host over an H4 transport. Foundation only.
 targets.append(.target(
-    name: "BLE", path: "services/mapper-ble/Sources/BLE", swiftSettings: swiftSettings))
+    name: "BLE", dependencies: ["FDStream"], path: "services/mapper-ble/Sources/BLE", swiftSettings: swiftSettings))
 targets.append(.target(
     name: "OPCUASecurity",
     dependencies: ["OPCUA", "COpenSSL"],

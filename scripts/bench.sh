@@ -120,7 +120,9 @@ if run_part ble; then
     echo
     "$BIN/bench" ble --broker "127.0.0.1:$PORT" --hci "tcp:127.0.0.1:$HCI_PORT" --control "$WORK/ble-control" \
         --peer-log "$WORK/ble-peer.log"
-    cat > "$WORK/ble-devices.yaml" <<YAML
+    # one_device NAME PROTOCOL CONFIG VISITOR1 VISITOR2: a DeviceModel and Device with two properties, 1 s cycles.
+    one_device() {
+      cat <<YAML
 apiVersion: devices.kubeedge.io/v1beta1
 kind: DeviceModel
 metadata: {name: m}
@@ -131,36 +133,24 @@ spec:
 ---
 apiVersion: devices.kubeedge.io/v1beta1
 kind: Device
-metadata: {name: ble-idle}
+metadata: {name: $1}
 spec:
   deviceModelRef: {name: m}
-  protocol: {protocolName: bluetooth, configData: {macAddress: "F0:F0:F0:F0:F0:01"}}
+  protocol: {protocolName: $2, configData: $3}
   properties:
-  - {name: temperature, collectCycle: 1000, visitors: {protocolName: bluetooth, configData: {characteristicUUID: 12345678-1234-5678-1234-56789abcdef1}}}
-  - {name: label, collectCycle: 1000, visitors: {protocolName: bluetooth, configData: {characteristicUUID: 12345678-1234-5678-1234-56789abcdef3}}}
+  - {name: temperature, collectCycle: 1000, visitors: {protocolName: $2, configData: $4}}
+  - {name: label, collectCycle: 1000, visitors: {protocolName: $2, configData: $5}}
 YAML
+    }
+    one_device ble-idle bluetooth '{macAddress: "F0:F0:F0:F0:F0:01"}' \
+        '{characteristicUUID: 12345678-1234-5678-1234-56789abcdef1}' \
+        '{characteristicUUID: 12345678-1234-5678-1234-56789abcdef3}' > "$WORK/ble-devices.yaml"
     MB_PORT=$(free_port)
     "$VENV/bin/python" Tests/Peers/modbus_peer.py tcp --port "$MB_PORT" > "$WORK/modbus-peer.log" 2>&1 & PIDS+=($!)
     for _ in $(seq 600); do grep -q READY "$WORK/modbus-peer.log" && break; sleep 0.1; done
-    cat > "$WORK/modbus-devices.yaml" <<YAML
-apiVersion: devices.kubeedge.io/v1beta1
-kind: DeviceModel
-metadata: {name: m}
-spec:
-  properties:
-  - {name: temperature, type: INT, accessMode: ReadOnly}
-  - {name: label, type: INT, accessMode: ReadOnly}
----
-apiVersion: devices.kubeedge.io/v1beta1
-kind: Device
-metadata: {name: modbus-idle}
-spec:
-  deviceModelRef: {name: m}
-  protocol: {protocolName: modbus, configData: {ip: 127.0.0.1, port: $MB_PORT, slaveID: 1}}
-  properties:
-  - {name: temperature, collectCycle: 1000, visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 0, limit: 1}}}
-  - {name: label, collectCycle: 1000, visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 1, limit: 1}}}
-YAML
+    one_device modbus-idle modbus "{ip: 127.0.0.1, port: $MB_PORT, slaveID: 1}" \
+        '{register: HoldingRegister, offset: 0, limit: 1}' \
+        '{register: HoldingRegister, offset: 1, limit: 1}' > "$WORK/modbus-devices.yaml"
     "$BIN/mapper-ble" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/ble-idle" --log-level warning \
         --hci "tcp:127.0.0.1:$HCI_PORT" --devices "$WORK/ble-devices.yaml" & BLE_PID=$!; PIDS+=($BLE_PID)
     "$BIN/mapper-modbus" --broker "127.0.0.1:$PORT" --node-name bench --data-dir "$WORK/modbus-idle" --log-level warning \

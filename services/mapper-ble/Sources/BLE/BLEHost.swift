@@ -1,3 +1,4 @@
+import FDStream
 import Synchronization
 
 /// A peripheral to find: by address, or by the local name it advertises.
@@ -112,7 +113,7 @@ public final class BLEHost: Sendable {
     }
 
     struct State {
-        var stream: HCIStream?
+        var stream: FDStream?
         var generation = 0
         var deframer = H4Deframer()
         var reassembler = L2CAPReassembler()
@@ -240,7 +241,7 @@ public final class BLEHost: Sendable {
                     return nil
                 } catch {
                     s.command = nil
-                    return error as? BLEError ?? BLEError("\(error)", link: true)
+                    return BLEError("controller transport: \(error)", link: true)
                 }
             }
             if let error { continuation.resume(throwing: error) }
@@ -389,7 +390,7 @@ public final class BLEHost: Sendable {
             do {
                 try stream.send(packet.h4)
             } catch {
-                return error as? BLEError ?? BLEError("\(error)", link: true)
+                return BLEError("controller transport: \(error)", link: true)
             }
         }
         return nil
@@ -557,7 +558,7 @@ public final class BLEHost: Sendable {
 
     /// The transport is gone (or being closed): everything waiting fails, every connection ends.
     private func fail(_ reason: String, generation: Int?) {
-        let taken = state.withLock { s -> (HCIStream, State)? in
+        let taken = state.withLock { s -> (FDStream, State)? in
             guard let stream = s.stream, generation == nil || s.generation == generation else { return nil }
             let before = s
             s.stream = nil

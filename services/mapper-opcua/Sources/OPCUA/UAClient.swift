@@ -4,6 +4,7 @@
 
 import Dispatch
 import Foundation
+import FDStream
 import Synchronization
 
 #if canImport(Glibc)
@@ -103,7 +104,7 @@ public final class UAClient: Sendable {
     public let settings: UAClientSettings
 
     private struct State {
-        var stream: UATCPStream?
+        var stream: FDStream?
         var splitter = UAChunkSplitter(maxChunkSize: 65_536)
         var handshake: CheckedContinuation<UAChunk, any Error>?
         var pending: [UInt32: CheckedContinuation<[UInt8], any Error>] = [:]
@@ -191,10 +192,15 @@ public final class UAClient: Sendable {
     /// TCP, Hello/Acknowledge and OpenSecureChannel.
     func openTransport() async throws {
         let timeout = settings.requestTimeout
-        let stream = try await UATCPStream.connect(host: endpoint.host, port: endpoint.port, timeout: timeout)
+        let stream: FDStream
+        do {
+            stream = try await FDStream.connectTCP(host: endpoint.host, port: endpoint.port, timeout: timeout)
+        } catch {
+            throw UAError("\(error)", link: true)
+        }
         state.withLock { $0.stream = stream }
         stream.startReading(onBytes: { [weak self] bytes in self?.received(bytes) },
-                            onClose: { [weak self] error in self?.fail(error, link: true) })
+                            onClose: { [weak self] reason in self?.fail(UAError(reason, link: true), link: true) })
         do {
             try stream.send(UAHello(endpointURL: endpoint.text).chunk.bytes)
             let reply = try await withTimeout(timeout, "Hello", expire: { [weak self] error in
@@ -283,7 +289,7 @@ public final class UAClient: Sendable {
 
     /// Closes the session and the channel (best effort), then the socket.
     public func close() async {
-        let (stream, tasks, open) = state.withLock { s -> (UATCPStream?, [Task<Void, Never>], Bool) in
+        let (stream, tasks, open) = state.withLock { s -> (FDStream?, [Task<Void, Never>], Bool) in
             defer { s.tasks = []; s.onFailure = nil }
             return (s.stream, s.tasks, s.failure == nil && s.channelID != 0)
         }
@@ -701,114 +707,4 @@ private enum SendOutcome {
     case sent
     case refused(UAError)
     case broken(UAError)
-}
-
-/// A blocking TCP socket read by a thread of its own (the mapper runs few connections; a thread each is cheaper in
-/// memory than an event loop library).
-final class UATCPStream: @unchecked Sendable {
-    // @unchecked: `fd` is immutable; `closed` is guarded by `lock`.
-    let fd: Int32
-    private let lock = NSLock()
-    private var closed = false
-
-    private init(fd: Int32) { self.fd = fd }
-
-    static func connect(host: String, port: Int, timeout: Duration) async throws -> UATCPStream {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try connectBlocking(host: host, port: port, timeout: timeout) })
-            }
-        }
-    }
-
-    private static func connectBlocking(host: String, port: Int, timeout: Duration) throws -> UATCPStream {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let resolved = getaddrinfo(host, String(port), &hints, &list)
-        guard resolved == 0, let first = list else {
-            throw UAError("cannot resolve \(host): \(String(cString: gai_strerror(resolved)))", link: true)
-        }
-        defer { freeaddrinfo(list) }
-        var lastError = "no address"
-        var candidate: UnsafeMutablePointer<addrinfo>? = first
-        while let info = candidate {
-            candidate = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
-            if fd < 0 { continue }
-            let flags = fcntl(fd, F_GETFL)
-            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-            var result = Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen)
-            if result != 0 && errno == EINPROGRESS {
-                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                let ms = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-                if poll(&poller, 1, ms) == 1 {
-                    var error: Int32 = 0
-                    var length = socklen_t(MemoryLayout<Int32>.size)
-                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-                    result = error == 0 ? 0 : -1
-                    errno = error
-                } else {
-                    errno = ETIMEDOUT
-                    result = -1
-                }
-            }
-            if result == 0 {
-                _ = fcntl(fd, F_SETFL, flags)
-                var one: Int32 = 1
-                setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-                return UATCPStream(fd: fd)
-            }
-            lastError = String(cString: strerror(errno))
-            Glibc.close(fd)
-        }
-        throw UAError("cannot connect to \(host):\(port): \(lastError)", link: true)
-    }
-
-    func send(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let sent = Glibc.send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if sent < 0 {
-                    if errno == EINTR { continue }
-                    throw UAError("send failed: \(String(cString: strerror(errno)))", link: true)
-                }
-                offset += sent
-            }
-        }
-    }
-
-    func startReading(onBytes: @escaping @Sendable ([UInt8]) -> Void, onClose: @escaping @Sendable (UAError) -> Void) {
-        let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count > 0 {
-                    onBytes(Array(buffer[0..<count]))
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else {
-                    let reason = count == 0 ? "the server closed the connection" : String(cString: strerror(errno))
-                    onClose(UAError(reason, link: true))
-                    break
-                }
-            }
-            lock.lock()
-            closed = true
-            lock.unlock()
-            Glibc.close(fd)
-        }
-        thread.name = "opcua-reader"
-        thread.stackSize = 256 << 10
-        thread.start()
-    }
-
-    /// Ends the connection; the reader thread closes the descriptor as it exits.
-    func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        if !closed { shutdown(fd, Int32(SHUT_RDWR)) }
-    }
 }
