@@ -84,6 +84,35 @@ public enum Topics {
     public static func nodeLink(_ node: String) -> String { "ke/node/\(node)/link" }
     public static let anyNodeLink = "ke/node/+/link"
 
+    // MARK: streams (kubectl logs, exec, attach, port-forward) and usage figures (kubectl top)
+
+    /// A stream session's frames from the API server to one node (open, data, credit, close); cloudhub writes them
+    /// on that node's link as they come, never stored. Payload: envelope of group `stream`, resource = the session id.
+    public static func streamToNode(_ node: String) -> String { "ke/node/\(node)/stream/down" }
+    public static let streamToAnyNode = "ke/node/+/stream/down"
+    /// A stream session's frames from the node, for the API server (data, credit, close); cloudhub publishes them as
+    /// they arrive, and answers a close itself when the node cannot take the stream.
+    public static func streamFromNode(session: String) -> String { "ke/stream/\(session)/up" }
+    public static let streamFromAnyNode = "ke/stream/+/up"
+    /// Retained: a node's latest usage figures (JSON NodeMetrics and PodMetrics items), as edged last sent them.
+    public static func nodeMetrics(_ node: String) -> String { "ke/node/\(node)/metrics" }
+    public static let anyNodeMetrics = "ke/node/+/metrics"
+    /// Edge bus: one session's frames from the cloud, for edged (hub publishes what the link brings).
+    public static func streamIn(session: String) -> String { "ke/stream/\(session)/in" }
+    public static let streamInAll = "ke/stream/+/in"
+    /// Edge bus: one session's frames from edged, for the cloud (hub writes them on the link, not queued).
+    public static func streamOut(session: String) -> String { "ke/stream/\(session)/out" }
+    public static let streamOutAll = "ke/stream/+/out"
+    /// Edge bus: edged's usage figures for the cloud (hub writes them on the link when it is up; never queued).
+    public static let metricsUp = "ke/metrics"
+
+    /// The session id of a `ke/stream/{session}/{in|out|up}` topic.
+    public static func streamSession(ofTopic topic: String) -> String? {
+        let parts = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "ke", parts[1] == "stream", !parts[2].isEmpty else { return nil }
+        return String(parts[2])
+    }
+
     // MARK: edge bus: KubeEdge device and app topics (§6, §7 of the wire reference)
 
     public enum Device {

@@ -1,3 +1,4 @@
+import EdgeProtocol
 import Yams
 
 /// A kubeconfig file: clusters, users and contexts. ``configuration(context:)`` resolves one context (the current

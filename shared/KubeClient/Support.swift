@@ -54,42 +54,6 @@ enum FileIO {
     }
 }
 
-enum Base64 {
-    /// Standard or URL-safe alphabet; whitespace is skipped and padding is optional. Nil on any other character.
-    static func decode(_ text: String) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        var sawPadding = false
-        for c in text.utf8 {
-            let value: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(c - UInt8(ascii: "a")) + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(c - UInt8(ascii: "0")) + 52
-            case UInt8(ascii: "+"), UInt8(ascii: "-"): value = 62
-            case UInt8(ascii: "/"), UInt8(ascii: "_"): value = 63
-            case UInt8(ascii: "="):
-                sawPadding = true
-                continue
-            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
-                continue
-            default:
-                return nil
-            }
-            if sawPadding { return nil }  // data after padding
-            accumulator = (accumulator << 6) | value
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-            }
-        }
-        return bits >= 6 ? nil : out  // a lone trailing sextet cannot be valid
-    }
-}
-
 enum PercentEncoding {
     /// RFC 3986 unreserved characters stay; everything else is %XX (so '/', '?', '&', '=', ' ' are all escaped).
     static func encode(_ text: String) -> String {

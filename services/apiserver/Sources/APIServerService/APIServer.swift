@@ -104,6 +104,9 @@ public final class APIServerRuntime: Sendable {
         var handlerOptions = APIHandlerOptions()
         handlerOptions.bookmarkInterval = .seconds(options.watchBookmarkInterval)
         handlerOptions.serverAddress = "\(options.bindAddress):\(options.securePort)"
+        // Pod logs through the nodes' links (cloudhub's stream extension).
+        let streams = NodeStreams(bus: context.bus, logger: logger)
+        handlerOptions.streams = streams
         let secure = APIResponder(core: core, authenticator: Authenticator(tokens: [credentials.token]),
                                   options: handlerOptions, logger: logger)
         let quiet = Self.quiet(logger)
@@ -145,6 +148,12 @@ public final class APIServerRuntime: Sendable {
             store.hub.close()
         })
         parts.append(PartService.loop("controllers") { await controllers.run() })
+        let context = self.context
+        parts.append(PartService.loop("node streams") {
+            try await context.bus.waitUntilConnected(timeout: .seconds(3600))
+            try await context.bus.subscribe(NodeStreams.topics)
+            await context.handleMessages { message in streams.handle(message) }
+        })
         return parts
     }
 

@@ -65,6 +65,9 @@ public struct CloudHubOptions: ParsableArguments, Sendable {
           help: "Agree to our hub's acknowledgement extension (X-KubeEdge-Swift-Ack); --no-upstream-acks behaves as KubeEdge's cloudcore.")
     public var upstreamAcks = true
 
+    @Flag(name: .customLong("streams"), inversion: .prefixedNo,
+          help: "Agree to our hub's stream extension (X-KubeEdge-Swift-Streams: kubectl logs/exec/attach/port-forward and usage figures over the link); --no-streams behaves as KubeEdge's cloudcore.")
+    public var streams = true
 
     public init() {}
 }
@@ -123,9 +126,10 @@ public final class CloudHubServer: NodeSessionHost {
         try writeToken(first: true)
 
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
-        try await context.bus.subscribe([Topics.toAnyNode])
+        try await context.bus.subscribe([Topics.toAnyNode, Topics.streamToAnyNode])
         return [
-            MessageLoopService(context) { _ in },  // ke/node/+/down is taken by the intake; this drains what arrived
+            // ke/node/+/down is taken by the intake; stream frames for the nodes come here, in order.
+            MessageLoopService(context) { message in await self.takeStream(message) },
             try makeCertificateService(certificate: serverCertificate, key: serverKey),
             try makeWebSocketService(certificate: serverCertificate, key: serverKey),
             PartService.loop("join token refresh") { try await self.refreshTokens() },
@@ -235,6 +239,47 @@ public final class CloudHubServer: NodeSessionHost {
     func forward(_ message: Message, from node: String, to module: CloudModule) async throws {
         guard firstSighting(of: message.header.id, from: node) else { return }
         try await context.bus.publishConfirmed(Topics.fromNode(node, module), MessageCodec.encode(message))
+    }
+
+    // MARK: streams
+
+    /// A session's frame for a node goes on its link now (never stored). A node that is offline, or runs an edge
+    /// without our stream extension, cannot take it: the API server gets a close saying so at once.
+    func takeStream(_ message: BusMessage) async {
+        let parts = message.topic.split(separator: "/")
+        guard parts.count == 5, parts[0] == "ke", parts[1] == "node", parts[3] == "stream", parts[4] == "down" else { return }
+        let node = String(parts[2])
+        guard let envelope = message.envelope(orLogTo: logger), StreamProtocol.isStream(envelope) else { return }
+        let session = envelope.route.resource
+        let failure: StreamFailure
+        if let target = self.session(for: node) {
+            if target.streamCapable {
+                if await target.sendStream(envelope) { return }
+                failure = .unavailable("node \"\(node)\" is offline: its link to the cloud dropped")
+            } else {
+                failure = StreamFailure(code: 501, reason: "NotImplemented", """
+                    node "\(node)" runs an edge without stream support (KubeEdge's edgecore: logs and exec need its \
+                    edgeStream module and cloudcore's cloudStream)
+                    """)
+            }
+        } else {
+            failure = .unavailable("node \"\(node)\" is offline: its link to the cloud is down")
+        }
+        guard envelope.route.operation == StreamProtocol.Operation.open.rawValue else { return }
+        let close = StreamProtocol.close(session: session, source: StreamProtocol.edgeSource, failure: failure)
+        try? await context.bus.publish(Topics.streamFromNode(session: session), MessageCodec.encode(close))
+    }
+
+    /// A session's frame from a node, for the API server; usage figures, retained for it.
+    func forwardStream(_ message: Message, from node: String) async {
+        let topic = message.route.operation == StreamProtocol.Operation.metrics.rawValue
+            ? Topics.nodeMetrics(node) : Topics.streamFromNode(session: message.route.resource)
+        let retain = topic == Topics.nodeMetrics(node)
+        do {
+            try await context.bus.publish(topic, MessageCodec.encode(message), retain: retain)
+        } catch {
+            logger.warning("stream frame not passed to the cloud bus", metadata: ["node": "\(node)", "reason": "\(error)"])
+        }
     }
 
     /// Logged, and published on `ke/cloudhub/deadletter` for people and monitoring.
@@ -354,12 +399,15 @@ public final class CloudHubServer: NodeSessionHost {
                     }
                     let ackCapable = self.options.upstreamAcks
                         && request.headerFields[HTTPField.Name(LinkProtocol.upstreamAckHeader)!] == "1"
-                    // Our extension is agreed to in the upgrade response; a real edgecore never asks for it.
-                    let agreed: HTTPFields = ackCapable ? [HTTPField.Name(LinkProtocol.upstreamAckHeader)!: "1"] : [:]
+                    let streamCapable = self.options.streams
+                        && request.headerFields[HTTPField.Name(StreamProtocol.header)!] == "1"
+                    // Our extensions are agreed to in the upgrade response; a real edgecore never asks for them.
+                    var agreed: HTTPFields = ackCapable ? [HTTPField.Name(LinkProtocol.upstreamAckHeader)!: "1"] : [:]
+                    if streamCapable { agreed[HTTPField.Name(StreamProtocol.header)!] = "1" }
                     return .upgrade(agreed) { inbound, outbound, _ in
                         let session = NodeSession(
                             node: node, host: self, outbound: outbound, ackCapable: ackCapable,
-                            peer: channel.remoteAddress?.description ?? "?")
+                            streamCapable: streamCapable, peer: channel.remoteAddress?.description ?? "?")
                         await session.run(inbound: inbound, maxMessageSize: maxSize)
                     }
                 }),

@@ -19,6 +19,8 @@ protocol NodeSessionHost: AnyObject, Sendable {
     func forward(_ message: Message, from node: String, to module: CloudModule) async throws
     /// Tells people about a message moved into the dead-letter record.
     func deadLettered(_ payload: [UInt8], node: String, msgID: String, reason: String)
+    /// Passes a stream frame (or usage figures) from the node to the cloud bus, as it comes.
+    func forwardStream(_ message: Message, from node: String) async
 }
 
 /// One edge node's websocket link: sends its outbox through a `DeliveryWindow`, takes its upstream messages to the
@@ -31,6 +33,8 @@ protocol NodeSessionHost: AnyObject, Sendable {
 final class NodeSession: Sendable {
     let node: String
     let ackCapable: Bool
+    /// The edge agreed to stream frames (`StreamProtocol`).
+    let streamCapable: Bool
     let peer: String
     private let host: any NodeSessionHost
     private let outbound: WebSocketOutboundWriter
@@ -48,11 +52,13 @@ final class NodeSession: Sendable {
         var handling = false
     }
 
-    init(node: String, host: any NodeSessionHost, outbound: WebSocketOutboundWriter, ackCapable: Bool, peer: String) {
+    init(node: String, host: any NodeSessionHost, outbound: WebSocketOutboundWriter, ackCapable: Bool,
+         streamCapable: Bool = false, peer: String) {
         self.node = node
         self.host = host
         self.outbound = outbound
         self.ackCapable = ackCapable
+        self.streamCapable = streamCapable
         self.peer = peer
         var logger = host.logger
         logger[metadataKey: "node"] = "\(node)"
@@ -146,6 +152,10 @@ final class NodeSession: Sendable {
     }
 
     private func handleUpstream(_ message: Message) async {
+        if streamCapable, StreamProtocol.isStream(message) {
+            await host.forwardStream(message, from: node)  // not acknowledged: a session ends with its link
+            return
+        }
         switch LinkRules.upstream(message) {
         case .empty:
             return  // edgecore's shutdown frame
@@ -225,6 +235,18 @@ final class NodeSession: Sendable {
 
     private func send(_ frame: String) async throws {
         try await outbound.write(.text(frame))
+    }
+
+    /// Writes a stream frame now, beside the outbox traffic; false when the link is closed or the write failed.
+    func sendStream(_ message: Message) async -> Bool {
+        guard !state.withLock({ $0.closed }) else { return false }
+        do {
+            try await send(LinkProtocol.frame(message))
+            return true
+        } catch {
+            close(reason: "write failed: \(error)")
+            return false
+        }
     }
 
     // MARK: timers

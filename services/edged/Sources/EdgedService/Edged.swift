@@ -90,6 +90,8 @@ public final class EdgedServer: Sendable {
     let meta: MetaClient
     let cri: CRIClient
     let worker: PodWorker
+    /// kubectl logs sessions (the stream extension).
+    let streams: StreamServer
     let nodeIP: String
     let rootDir: String
     let cloudConnected = Mutex(false)
@@ -111,6 +113,7 @@ public final class EdgedServer: Sendable {
         worker = PodWorker(cri: cri, meta: meta, settings: .init(
             nodeName: context.nodeName, nodeIP: nodeIP, rootDir: rootDir, cgroupRoot: options.cgroupRoot,
             backoffInitial: options.restartBackoffSeconds, backoffMax: options.restartBackoffMaxSeconds), logger: context.logger)
+        streams = StreamServer(bus: context.bus, worker: worker, logger: context.logger)
     }
 
     /// edged's parts, stopped in reverse order on SIGTERM: the pod and node loops are cancelled (pods keep running,
@@ -118,7 +121,7 @@ public final class EdgedServer: Sendable {
     public func services() async throws -> [any Service] {
         let bus = context.bus
         try await bus.waitUntilConnected(timeout: .seconds(3600))
-        try await bus.subscribe([Topics.edgedIn, Topics.hubLink])
+        try await bus.subscribe([Topics.edgedIn, Topics.hubLink, Topics.streamInAll])
         let cri = self.cri
         return [
             PartService.draining("runtime connection") {
@@ -200,6 +203,7 @@ public final class EdgedServer: Sendable {
             let connected = message.text == "connected"
             cloudConnected.withLock { $0 = connected }
             linkChanged.signal()
+            if !connected { streams.closeAll() }
         case Topics.edgedIn:
             let envelope = try message.envelope()
             if !envelope.header.parentID.isEmpty {
@@ -221,7 +225,9 @@ public final class EdgedServer: Sendable {
             }
             podsChanged.signal()
         default:
-            return
+            if Topics.streamSession(ofTopic: message.topic) != nil {
+                await streams.handle(message)
+            }
         }
     }
 

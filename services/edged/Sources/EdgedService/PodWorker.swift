@@ -863,3 +863,68 @@ extension PodWorker {
         return tls
     }
 }
+
+// MARK: - Logs (kubectl logs through the stream extension)
+
+/// A container's log file as `kubectl logs` reads it.
+struct LogTarget: Sendable, Equatable {
+    var path: String
+    var attempt: UInt32
+    var running: Bool
+}
+
+extension PodWorker {
+    /// The log file of a pod's container (its latest attempt, or the one before with `previous`), with kube's
+    /// errors for a container that is not there, has not started, or has no previous attempt.
+    func logTarget(namespace: String, pod: String, container: String, previous: Bool) -> Result<LogTarget, StreamFailure> {
+        guard let (uid, record) = records.first(where: {
+            PodConfig.namespace($0.value.pod) == namespace && PodConfig.name($0.value.pod) == pod
+        }) else {
+            return .failure(.notFound("pods \"\(pod)\" not found on node \"\(settings.nodeName)\""))
+        }
+        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        let initNames = (record.pod["spec"]?["initContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        var name = container
+        if name.isEmpty {
+            guard names.count == 1 else {
+                return .failure(.badRequest("a container name must be specified for pod \(pod), choose one of: [\(names.joined(separator: " "))]"))
+            }
+            name = names[0]
+        }
+        guard names.contains(name) || initNames.contains(name) else {
+            return .failure(.badRequest("container \(name) is not valid for pod \(pod)"))
+        }
+        let directory = podDir(uid) + "/logs"
+        guard let current = record.containers[name], current.id != nil || current.attempt > 0 else {
+            let reason: String
+            if case .waiting(let why, _)? = record.lastViews[name]?.state { reason = why } else { reason = "ContainerCreating" }
+            return .failure(.badRequest("container \"\(name)\" in pod \"\(pod)\" is waiting to start: \(reason)"))
+        }
+        let running: Bool
+        if case .running? = record.lastViews[name]?.state { running = true } else { running = false }
+        if previous {
+            let path = "\(directory)/\(name)_\(current.attempt &- 1).log"
+            guard current.attempt > 0, access(path, R_OK) == 0 else {
+                return .failure(.badRequest("previous terminated container \"\(name)\" in pod \"\(pod)\" not found"))
+            }
+            return .success(LogTarget(path: path, attempt: current.attempt - 1, running: false))
+        }
+        let path = "\(directory)/\(name)_\(current.attempt).log"
+        guard access(path, R_OK) == 0 else {
+            return .failure(.badRequest("container \"\(name)\" in pod \"\(pod)\" is waiting to start: ContainerCreating"))
+        }
+        return .success(LogTarget(path: path, attempt: current.attempt, running: running))
+    }
+
+    /// Whether that attempt of the container is still the running one (a followed log ends when it is not).
+    func stillRunning(namespace: String, pod: String, container: String, attempt: UInt32) -> Bool {
+        guard let record = records.values.first(where: {
+            PodConfig.namespace($0.pod) == namespace && PodConfig.name($0.pod) == pod
+        }) else { return false }
+        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        let name = container.isEmpty ? (names.first ?? "") : container
+        guard record.containers[name]?.attempt == attempt else { return false }
+        if case .running? = record.lastViews[name]?.state { return true }
+        return false
+    }
+}

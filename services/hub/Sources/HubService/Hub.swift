@@ -113,6 +113,8 @@ public final class HubClient: Sendable {
 
     final class LinkFacts: Sendable {
         let cloudAcknowledges = Mutex(false)
+        /// The cloud agreed to stream frames (logs, exec, port-forward, usage figures) on this connection.
+        let cloudStreams = Mutex(false)
         let unroutable = Mutex(0)
     }
     /// ACKs of cloud messages go in their own lane, ahead of everything else: the cloud holds the next message for the
@@ -154,7 +156,8 @@ public final class HubClient: Sendable {
     /// (nothing in them is lost: the queue is durable), then the bus messages already received are finished.
     public func services() -> [any Service] {
         [
-            MessageLoopService(context) { _ in },  // ke/up is taken by the intake; this drains what arrived
+            // ke/up is taken by the intake; stream frames and usage figures from edged come here, in order.
+            MessageLoopService(context) { message in try await self.forwardStream(message) },
             PartService.loop("cloud link") { try await self.runLink() },
             PartService.loop("certificate renewal") {
                 while self.identity.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(200)) }
@@ -174,7 +177,7 @@ public final class HubClient: Sendable {
         identity.withLock { $0 = loaded }
         try await context.bus.waitUntilConnected(timeout: .seconds(3600))
         try await context.bus.publish(Topics.hubLink, "disconnected", retain: true)
-        try await context.bus.subscribe([Topics.up])
+        try await context.bus.subscribe([Topics.up, Topics.streamOutAll, Topics.metricsUp])
         do {
             try await connectLoop()
         } catch {
@@ -421,12 +424,14 @@ public final class HubClient: Sendable {
                     host: cloudHost, port: cloudPort, path: path,
                     headers: [
                         ("node_id", context.nodeName), ("project_id", options.projectID), ("ConnectionUse", "msg"),
-                        (LinkProtocol.upstreamAckHeader, "1"),
+                        (LinkProtocol.upstreamAckHeader, "1"), (StreamProtocol.header, "1"),
                     ],
                     tls: tls, maxMessageSize: options.maxMessageSize
                 ) { inbound, outbound in
                     let agreed = inbound.upgradeHeader(LinkProtocol.upstreamAckHeader) == "1"
                     self.linkFacts.cloudAcknowledges.withLock { $0 = agreed }
+                    let streams = inbound.upgradeHeader(StreamProtocol.header) == "1"
+                    self.linkFacts.cloudStreams.withLock { $0 = streams }
                     if !agreed {
                         self.logger.notice(
                             "the cloud does not acknowledge upstream messages (a KubeEdge cloudcore): each is written once, as edgecore does")
@@ -497,6 +502,21 @@ public final class HubClient: Sendable {
         try? await context.bus.publish(Topics.hubLink, connected ? "connected" : "disconnected", retain: true)
     }
 
+    // MARK: streams: edged → cloud, written as they come
+
+    /// A stream frame or usage figures from edged go on the link now, beside the queued traffic: not queued (a
+    /// session ends with its link), not rate-limited (sessions have their own credit), dropped when the link is down
+    /// or the cloud did not agree to streams (the session's cloud side has already failed then).
+    func forwardStream(_ message: BusMessage) async throws {
+        guard message.topic == Topics.metricsUp || Topics.streamSession(ofTopic: message.topic) != nil else { return }
+        guard let writer = link.withLock({ $0.writer }), linkFacts.cloudStreams.withLock({ $0 }) else {
+            logger.debug("stream frame dropped: no link that takes streams", metadata: ["topic": "\(message.topic)"])
+            return
+        }
+        guard let envelope = message.envelope(orLogTo: logger) else { return }
+        try? await writer.send(LinkProtocol.frame(envelope))
+    }
+
     // MARK: downstream: cloud → edge bus
 
     func handleDownstream(_ bytes: [UInt8], outbound: LinkOutbound) async throws {
@@ -511,6 +531,11 @@ public final class HubClient: Sendable {
             // cloudhub has our upstream message on its bus.
             let parent = message.header.parentID
             if try ackLane.acknowledge(parent) || cloudLane.acknowledge(parent) { wakeup.signal() }
+            return
+        }
+        if StreamProtocol.isStream(message), linkFacts.cloudStreams.withLock({ $0 }) {
+            // A session's frame for edged: published as it comes, never queued or acknowledged.
+            try await context.bus.publish(Topics.streamIn(session: message.route.resource), MessageCodec.encode(message))
             return
         }
         if LinkRules.isViaductControl(message) {

@@ -41,6 +41,8 @@ public struct APIHandlerOptions: Sendable {
     public var maxBodyBytes = 3 << 20
     public var bookmarkInterval: Duration = .seconds(60)
     public var serverAddress = "127.0.0.1:6443"
+    /// Stream sessions with the nodes (pod logs); nil: those requests are refused.
+    public var streams: NodeStreams?
 
     public init() {}
 }
@@ -193,9 +195,8 @@ public struct APIResponder: HTTPResponder {
             return json(table.map { Tables.single(info, object, includeObject: $0) } ?? object)
         case (.get, let name?, "scale"):
             return json(Scale.scale(of: try core.get(info, namespace: namespace, name: name)))
-        case (.get, _, "log"):
-            throw APIError(code: 501, reason: "NotImplemented",
-                           message: "pod logs are not served yet: the edge does not stream them to the cloud")
+        case (.get, let name?, "log"):
+            return try await logs(namespace: namespace, pod: name, query: query, request: request)
         case (.post, nil, nil):
             let object = try await body(request)
             let result = try core.create(info, namespace: namespace, object: object, options: writeOptions(query, request))
@@ -594,5 +595,84 @@ enum Negotiation {
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+extension APIResponder {
+    // MARK: pod logs
+
+    /// `GET pods/{name}/log`: checked here as kube-apiserver checks it, then served by the pod's node through its
+    /// link (a stream session), with the node's answer streamed to the client as it comes.
+    func logs(namespace: String, pod name: String, query: Query, request: Request) async throws -> Response {
+        let pod = try core.get(APICore.podsInfo, namespace: namespace, name: name)
+        let containers = (pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        let initContainers = (pod["spec"]?["initContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        var container = query.value("container") ?? ""
+        if container.isEmpty {
+            guard containers.count == 1 else {
+                var message = "a container name must be specified for pod \(name), choose one of: [\(containers.joined(separator: " "))]"
+                if !initContainers.isEmpty { message += " or one of the init containers: [\(initContainers.joined(separator: " "))]" }
+                throw APIError(code: 400, reason: "BadRequest", message: message)
+            }
+            container = containers[0]
+        } else if !containers.contains(container) && !initContainers.contains(container) {
+            throw APIError(code: 400, reason: "BadRequest", message: "container \(container) is not valid for pod \(name)")
+        }
+        var logOptions = LogOptions()
+        logOptions.follow = query.bool("follow")
+        logOptions.previous = query.bool("previous")
+        logOptions.timestamps = query.bool("timestamps")
+        logOptions.tailLines = try query.int64("tailLines").map { Int($0) }
+        logOptions.sinceSeconds = try query.int64("sinceSeconds").map { Int($0) }
+        logOptions.sinceTime = query.value("sinceTime")
+        logOptions.limitBytes = try query.int64("limitBytes").map { Int($0) }
+        var invalid: [String] = []
+        if let tail = logOptions.tailLines, tail < 0 { invalid.append("tailLines: Invalid value: \(tail): must be greater than or equal to 0") }
+        if let since = logOptions.sinceSeconds, since < 1 { invalid.append("sinceSeconds: Invalid value: \(since): must be greater than 0") }
+        if let limit = logOptions.limitBytes, limit < 1 { invalid.append("limitBytes: Invalid value: \(limit): must be greater than 0") }
+        if logOptions.sinceSeconds != nil && logOptions.sinceTime != nil { invalid.append("at most one of `sinceTime` or `sinceSeconds` may be specified") }
+        guard invalid.isEmpty else {
+            throw APIError(code: 422, reason: "Invalid", message: "PodLogOptions \"\" is invalid: [\(invalid.joined(separator: ", "))]")
+        }
+        guard let node = pod["spec"]?["nodeName"]?.stringValue, !node.isEmpty else {
+            throw APIError(code: 400, reason: "BadRequest", message: "pod \(name) does not have a host assigned")
+        }
+        guard let streams = options.streams else {
+            throw APIError(code: 501, reason: "NotImplemented", message: "this API server has no link to the nodes")
+        }
+        var ask = StreamRequest(kind: .logs, namespace: namespace, pod: name,
+                                uid: pod["metadata"]?["uid"]?.stringValue ?? "", container: container)
+        ask.logs = logOptions
+        let session: NodeStream
+        do {
+            session = try await streams.open(node: node, request: ask)
+        } catch {
+            throw APIError(code: error.code, reason: error.reason, message: error.message)
+        }
+        let logger = self.logger
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain"],
+            body: ResponseBody { writer in
+                do {
+                    try await request.body.consumeWithCancellationOnInboundClose { _ in
+                        while let frame = await session.next() {
+                            if frame.operation == .close {
+                                if let failure = frame.failure {
+                                    logger.info("log stream ended by the node", metadata: ["pod": "\(namespace)/\(name)", "reason": "\(failure.message)"])
+                                }
+                                return
+                            }
+                            guard frame.operation == .data, !frame.data.isEmpty else { continue }
+                            try await writer.write(ByteBuffer(bytes: frame.data))
+                            await session.grant(frame.data.count)
+                        }
+                    }
+                } catch {
+                    await session.close()  // the client left: the node stops reading
+                    if !(error is CancellationError) { logger.debug("log stream ended", metadata: ["error": "\(error)"]) }
+                    return
+                }
+                try await writer.finish(nil)
+            })
     }
 }

@@ -1,0 +1,152 @@
+import Bus
+import EdgeProtocol
+import Logging
+import Synchronization
+
+/// The API server's side of stream sessions with edge nodes (`kubectl logs` now): frames to a node go on
+/// `ke/node/{node}/stream/down` (cloudhub writes them on its link), frames from it arrive on `ke/stream/{session}/up`.
+/// Knows which nodes are connected (`ke/node/+/link`, retained) so that a request for an offline node fails at once.
+public final class NodeStreams: Sendable {
+    let bus: BusClient
+    let logger: Logger
+    /// How long a node may take to answer a session's open.
+    let openTimeout: Duration
+
+    private struct State {
+        var links: [String: Bool] = [:]
+        var sessions: [String: (node: String, continuation: AsyncStream<StreamFrame>.Continuation)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init(bus: BusClient, logger: Logger, openTimeout: Duration = .seconds(15)) {
+        self.bus = bus
+        self.logger = logger
+        self.openTimeout = openTimeout
+    }
+
+    public static let topics = [Topics.streamFromAnyNode, Topics.anyNodeLink]
+
+    /// One bus message (subscribed to `topics`).
+    public func handle(_ message: BusMessage) {
+        let parts = message.topic.split(separator: "/")
+        if parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "link" {
+            let node = String(parts[2])
+            let connected = message.text == "connected"
+            let dropped = state.withLock { s -> [AsyncStream<StreamFrame>.Continuation] in
+                s.links[node] = connected
+                guard !connected else { return [] }
+                let ids = s.sessions.filter { $0.value.node == node }.map(\.key)
+                return ids.compactMap { s.sessions.removeValue(forKey: $0)?.continuation }
+            }
+            for continuation in dropped {
+                if var frame = try? StreamFrame(StreamProtocol.close(session: "", source: StreamProtocol.edgeSource)) {
+                    frame.failure = .unavailable("node \"\(node)\" went offline: its link to the cloud dropped")
+                    continuation.yield(frame)
+                }
+                continuation.finish()
+            }
+            return
+        }
+        guard let session = Topics.streamSession(ofTopic: message.topic) else { return }
+        let frame: StreamFrame
+        do {
+            frame = try StreamFrame(try MessageCodec.decode(message.payload))
+        } catch {
+            logger.warning("malformed stream frame from a node dropped", metadata: ["session": "\(session)", "reason": "\(error)"])
+            return
+        }
+        let continuation = state.withLock { s -> AsyncStream<StreamFrame>.Continuation? in
+            frame.operation == .close ? s.sessions.removeValue(forKey: session)?.continuation : s.sessions[session]?.continuation
+        }
+        continuation?.yield(frame)
+        if frame.operation == .close { continuation?.finish() }
+    }
+
+    /// Whether the node's link is up, as cloudhub last said (nil: never seen).
+    public func isConnected(_ node: String) -> Bool? { state.withLock { $0.links[node] } }
+
+    /// Opens a session and waits for the node's first frame: a failure (offline, refused, no answer) is thrown
+    /// before anything is sent to the client, so that it becomes the HTTP error.
+    public func open(node: String, request: StreamRequest) async throws(StreamFailure) -> NodeStream {
+        guard isConnected(node) == true else {
+            throw .unavailable("node \"\(node)\" is offline: its link to the cloud is down")
+        }
+        let id = Message.newID()
+        let (frames, continuation) = AsyncStream<StreamFrame>.makeStream(bufferingPolicy: .unbounded)
+        state.withLock { $0.sessions[id] = (node, continuation) }
+        let stream = NodeStream(id: id, node: node, owner: self, frames: frames)
+        do {
+            try await bus.publish(Topics.streamToNode(node), MessageCodec.encode(StreamProtocol.open(session: id, request: request)))
+        } catch {
+            forget(id)
+            throw .unavailable("the cloud bus did not take the request for node \"\(node)\": \(error)")
+        }
+        let timeout = Task { [openTimeout] in
+            try await Task.sleep(for: openTimeout)
+            self.fail(id, StreamFailure(code: 504, reason: "Timeout", "node \"\(node)\" did not answer within \(openTimeout)"))
+        }
+        defer { timeout.cancel() }
+        guard let first = await stream.next() else {
+            throw StreamFailure(code: 500, reason: "InternalError", "the session with node \"\(node)\" ended")
+        }
+        if first.operation == .close, let failure = first.failure { throw failure }
+        stream.pushBack(first)
+        return stream
+    }
+
+    func fail(_ id: String, _ failure: StreamFailure) {
+        guard let continuation = state.withLock({ $0.sessions.removeValue(forKey: id)?.continuation }) else { return }
+        if var frame = try? StreamFrame(StreamProtocol.close(session: id, source: StreamProtocol.edgeSource)) {
+            frame.failure = failure
+            continuation.yield(frame)
+        }
+        continuation.finish()
+    }
+
+    func forget(_ id: String) {
+        state.withLock { $0.sessions.removeValue(forKey: id)?.continuation }?.finish()
+    }
+
+    func send(_ message: Message, to node: String) async {
+        try? await bus.publish(Topics.streamToNode(node), MessageCodec.encode(message))
+    }
+}
+
+/// One open session: its frames from the node, and what the API server sends back (credit, close).
+public final class NodeStream: Sendable {
+    public let id: String
+    public let node: String
+    let owner: NodeStreams
+    private let frames: AsyncStream<StreamFrame>
+    private let pushedBack = Mutex<StreamFrame?>(nil)
+
+    init(id: String, node: String, owner: NodeStreams, frames: AsyncStream<StreamFrame>) {
+        self.id = id
+        self.node = node
+        self.owner = owner
+        self.frames = frames
+    }
+
+    /// The next frame from the node (nil once the session is over). One reader at a time.
+    public func next() async -> StreamFrame? {
+        if let frame = pushedBack.withLock({ f -> StreamFrame? in defer { f = nil }; return f }) { return frame }
+        // AsyncStream is unicast: an iterator made per call continues where the last one stopped.
+        var iterator = frames.makeAsyncIterator()
+        return await iterator.next()
+    }
+
+    func pushBack(_ frame: StreamFrame) { pushedBack.withLock { $0 = frame } }
+
+    /// The reader took `bytes`: the node may send that much more.
+    public func grant(_ bytes: Int) async {
+        guard bytes > 0 else { return }
+        await owner.send(StreamProtocol.credit(session: id, source: StreamProtocol.cloudSource, bytes: bytes), to: node)
+    }
+
+    /// The client left (or the API server is done): the node stops serving the session.
+    public func close() async {
+        owner.forget(id)
+        await owner.send(StreamProtocol.close(session: id, source: StreamProtocol.cloudSource), to: node)
+    }
+}

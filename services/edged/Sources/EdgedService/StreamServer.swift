@@ -1,0 +1,209 @@
+import Bus
+import EdgeProtocol
+import Foundation
+import Logging
+import Synchronization
+
+/// edged's side of stream sessions (`kubectl logs` now): frames arrive on `ke/stream/{session}/in`, answers go to
+/// `ke/stream/{session}/out`. Each session is a task that sends what its reader has granted credit for, and ends
+/// when it is done, when the reader closes it, or when the link to the cloud drops.
+final class StreamServer: Sendable {
+    let bus: BusClient
+    let worker: PodWorker
+    let logger: Logger
+    /// How often a followed log file is looked at for new lines.
+    let followInterval: Duration
+
+    private struct Session {
+        var credit: Int
+        var waiter: CheckedContinuation<Void, Never>?
+        var task: Task<Void, Never>?
+    }
+
+    private let sessions = Mutex<[String: Session]>([:])
+
+    init(bus: BusClient, worker: PodWorker, logger: Logger, followInterval: Duration = .milliseconds(100)) {
+        self.bus = bus
+        self.worker = worker
+        self.logger = logger
+        self.followInterval = followInterval
+    }
+
+    var openSessions: Int { sessions.withLock { $0.count } }
+
+    func handle(_ message: BusMessage) async {
+        guard let session = Topics.streamSession(ofTopic: message.topic) else { return }
+        let frame: StreamFrame
+        do {
+            frame = try StreamFrame(try MessageCodec.decode(message.payload))
+        } catch {
+            logger.warning("malformed stream frame dropped", metadata: ["session": "\(session)", "reason": "\(error)"])
+            return
+        }
+        switch frame.operation {
+        case .open:
+            guard let request = frame.request else { return }
+            start(session, request)
+        case .credit:
+            let waiter = sessions.withLock { s -> CheckedContinuation<Void, Never>? in
+                s[session]?.credit += frame.credit
+                defer { s[session]?.waiter = nil }
+                return s[session]?.waiter
+            }
+            waiter?.resume()
+        case .close:
+            end(session)
+        case .data, .metrics:
+            break  // stdin comes with exec and attach
+        }
+    }
+
+    /// The link dropped: every session's reader is gone with it.
+    func closeAll() {
+        for id in sessions.withLock({ Array($0.keys) }) { end(id) }
+    }
+
+    private func start(_ session: String, _ request: StreamRequest) {
+        let added = sessions.withLock { s -> Bool in
+            guard s[session] == nil else { return false }
+            s[session] = Session(credit: StreamProtocol.initialCredit)
+            return true
+        }
+        guard added else { return }
+        logger.info("stream session opened", metadata: [
+            "session": "\(session)", "kind": "\(request.kind.rawValue)", "pod": "\(request.namespace)/\(request.pod)",
+            "container": "\(request.container)",
+        ])
+        let task = Task {
+            let failure: StreamFailure?
+            switch request.kind {
+            case .logs:
+                failure = await self.serveLogs(session, request)
+            case .exec, .attach, .portforward:
+                failure = StreamFailure(code: 501, reason: "NotImplemented",
+                                        "\(request.kind.rawValue) is not served by this node yet")
+            }
+            if !Task.isCancelled {
+                await self.send(StreamProtocol.close(session: session, source: StreamProtocol.edgeSource, failure: failure))
+            }
+            self.sessions.withLock { _ = $0.removeValue(forKey: session) }
+            self.logger.info("stream session ended", metadata: [
+                "session": "\(session)", "error": "\(failure?.message ?? "")",
+            ])
+        }
+        sessions.withLock { $0[session]?.task = task }
+    }
+
+    private func end(_ session: String) {
+        let (task, waiter) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?) in
+            let entry = s.removeValue(forKey: session)
+            return (entry?.task, entry?.waiter)
+        }
+        task?.cancel()
+        waiter?.resume()
+    }
+
+    private func send(_ message: Message) async {
+        do {
+            try await bus.publish(Topics.streamOut(session: message.route.resource), MessageCodec.encode(message))
+        } catch {
+            logger.warning("stream frame not published", metadata: ["session": "\(message.route.resource)", "reason": "\(error)"])
+        }
+    }
+
+    /// Sends bytes in chunks, each only once the reader has granted credit for it. False when the session ended.
+    private func write(_ session: String, _ bytes: [UInt8]) async -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            var granted = 0
+            while granted == 0 {
+                if Task.isCancelled { return false }
+                let ready = sessions.withLock { s -> Int? in
+                    guard let entry = s[session] else { return nil }
+                    return entry.credit
+                }
+                guard let ready else { return false }
+                if ready > 0 {
+                    granted = min(ready, StreamProtocol.chunkSize, bytes.count - offset)
+                    sessions.withLock { $0[session]?.credit -= granted }
+                    break
+                }
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = sessions.withLock { s -> Bool in
+                        guard s[session] != nil, s[session]!.credit == 0 else { return true }
+                        s[session]!.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource,
+                                           bytes: bytes[offset..<offset + granted]))
+            offset += granted
+        }
+        return true
+    }
+
+    // MARK: logs
+
+    /// kubelet's ReadLogs over our own log files: the file as it is (since, tail, timestamps, limit), then with
+    /// `follow` what the container writes until it stops or the reader leaves.
+    private func serveLogs(_ session: String, _ request: StreamRequest) async -> StreamFailure? {
+        let target: LogTarget
+        switch await worker.logTarget(namespace: request.namespace, pod: request.pod, container: request.container,
+                                      previous: request.logs.previous) {
+        case .success(let found): target = found
+        case .failure(let failure): return failure
+        }
+        guard let file = FileHandle(forReadingAtPath: target.path) else {
+            return StreamFailure(code: 500, reason: "InternalError", "cannot read the log file of \(request.pod)")
+        }
+        defer { try? file.close() }
+        // The first frame, empty, says the log is there: the API server answers 200 and streams from here on.
+        await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
+        var selection = LogSelection(options: request.logs, now: Date().timeIntervalSince1970)
+        var rest: [UInt8] = []
+        var first = true
+        while !Task.isCancelled {
+            let chunk = (try? file.read(upToCount: 1 << 20)) ?? nil
+            if let chunk, !chunk.isEmpty {
+                let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
+                rest = remainder
+                if first && chunk.count == 1 << 20 {
+                    // Keep reading the file as it was before rendering, so that tail counts from its end.
+                    var all = lines
+                    while let more = try? file.read(upToCount: 1 << 20), !more.isEmpty {
+                        let (next, remainder) = LogSelection.lines(rest + Array(more))
+                        rest = remainder
+                        all += next
+                    }
+                    let bytes = selection.render(selection.join(all), tail: request.logs.tailLines)
+                    first = false
+                    guard await write(session, bytes) else { return nil }
+                } else {
+                    let bytes = selection.render(selection.join(lines), tail: first ? request.logs.tailLines : nil)
+                    first = false
+                    guard await write(session, bytes) else { return nil }
+                }
+                if selection.exhausted { return nil }
+                continue
+            }
+            if first {
+                first = false  // an empty file: nothing for tail to count
+            }
+            guard request.logs.follow else { return nil }
+            let running = await worker.stillRunning(namespace: request.namespace, pod: request.pod,
+                                                    container: request.container, attempt: target.attempt)
+            if !running {
+                // One last look: the lines written just before it stopped.
+                if let tail = try? file.readToEnd(), !tail.isEmpty {
+                    let (lines, _) = LogSelection.lines(rest + Array(tail))
+                    _ = await write(session, selection.render(selection.join(lines), tail: nil))
+                }
+                return nil
+            }
+            try? await Task.sleep(for: followInterval)
+        }
+        return nil
+    }
+}
