@@ -62,6 +62,7 @@ final class PodStack: Sendable {
                 "--runtime-endpoint", "unix://" + containerd.socket, "--pod-sandbox-image", Containerd.pauseImage,
                 "--node-ip", "127.0.0.1", "--cgroup-root", Self.cgroupRoot, "--node-status-update-seconds", "2",
                 "--restart-backoff-seconds", "1", "--restart-backoff-max-seconds", "2", "--sync-ms", "300",
+                "--usage-report-seconds", "2",
             ]
         }
         return arguments

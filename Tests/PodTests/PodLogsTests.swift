@@ -126,5 +126,40 @@ extension EdgedWorkloadSuites {
                 #expect(took < .seconds(5), "kubectl logs took \(took) to fail")
             }
         }
+
+        @Test("kubectl top node and kubectl top pod show the edge node's and a busy pod's figures")
+        func top() async throws {
+            let stack = try await PodStack()
+            try await stack.run {
+                try await stack.waitForNodeReady()
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: busy, namespace: default}
+                    spec:
+                      nodeName: edge-1
+                      terminationGracePeriodSeconds: 1
+                      containers:
+                      - name: spin
+                        image: localhost/edge/busybox:local
+                        command: ["sh", "-c", "while true; do :; done"]
+                        resources: {limits: {cpu: 300m, memory: 64Mi}}
+                    """)
+                try await stack.waitFor("busy Running", timeout: 90, "pod", "busy", "{.status.phase}") { $0 == "Running" }
+                try await eventually("kubectl top node shows edge-1", timeout: 60) {
+                    let out = (try? await stack.kubectl("top", "node", "--no-headers")) ?? ""
+                    return out.range(of: #"^edge-1\s+\d+m\s+\d+%\s+\d+Mi\s+\d+%"#, options: .regularExpression) != nil
+                }
+                // The busy pod spins at its 300m limit: its figure is well above an idle container's.
+                try await eventually("kubectl top pod shows busy spinning", timeout: 60) {
+                    let out = (try? await stack.kubectl("top", "pod", "busy", "--no-headers")) ?? ""
+                    guard let match = out.range(of: #"^busy\s+(\d+)m\s+\d+Mi"#, options: .regularExpression) else { return false }
+                    let cpu = Int(out[match].split(whereSeparator: \.isWhitespace)[1].dropLast()) ?? 0
+                    return cpu >= 100
+                }
+                let all = try await stack.kubectl("top", "pod", "--containers")
+                #expect(all.contains("busy") && all.contains("spin"), "\(all)")
+            }
+        }
     }
 }

@@ -354,4 +354,12 @@ public final class CRIClient: Sendable {
             try await runtimeService.listContainers(request, options: options).containers
         }
     }
+
+    /// Usage figures of every container (cumulative CPU time, working set), for `kubectl top`.
+    public func listContainerStats() async throws(CRIError) -> [Runtime_V1_ContainerStats] {
+        let request = Runtime_V1_ListContainerStatsRequest()
+        return try await call("ListContainerStats") { options in
+            try await runtimeService.listContainerStats(request, options: options).stats
+        }
+    }
 }

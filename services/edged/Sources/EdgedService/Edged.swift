@@ -33,6 +33,10 @@ public struct EdgedOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("node-status-update-seconds"), help: "How often the node status and lease are sent.")
     public var nodeStatusUpdateSeconds: Int = 10
 
+    @Option(name: .customLong("usage-report-seconds"),
+            help: "How often the node's and its pods' CPU and memory usage go to the cloud (kubectl top); 0: never.")
+    public var usageReportSeconds: Int = 15
+
     @Option(name: .customLong("sync-ms"), help: "How often pods are reconciled with the runtime.")
     public var syncMs: Int = 1000
 
@@ -162,6 +166,11 @@ public final class EdgedServer: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.nodeLoop(nodeStatus) }
             group.addTask { try await self.syncLoop() }
+            if self.options.usageReportSeconds > 0 {
+                let reporter = UsageReporter(bus: self.context.bus, cri: self.cri, node: self.context.nodeName,
+                                             interval: .seconds(self.options.usageReportSeconds), logger: self.logger)
+                group.addTask { try await reporter.run(connected: { self.cloudConnected.withLock { $0 } }) }
+            }
             try await group.next()
         }
     }

@@ -20,6 +20,8 @@ public struct ResourceInfo: Sendable {
     public var custom: CustomResourceVersion?
     /// Answered, never stored (access reviews): only `create`.
     public var createOnly = false
+    /// Computed, never stored (metrics.k8s.io): only `get` and `list`.
+    public var readOnly = false
 
     public var listKind: String { kind + "List" }
     /// "v1" or "apps/v1".
@@ -32,7 +34,9 @@ public struct ResourceInfo: Sendable {
     public var qualifiedName: String { storageKey }
 
     public var verbs: [String] {
-        createOnly ? ["create"] : ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        if createOnly { return ["create"] }
+        if readOnly { return ["get", "list"] }
+        return ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
     }
 }
 
@@ -143,6 +147,8 @@ public enum BuiltinResources {
         .init(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease",
               namespaced: true),
         EventsV1.info,
+        MetricsAPI.nodes,
+        MetricsAPI.pods,
         .init(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions",
               singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false,
               shortNames: ["crd", "crds"], categories: ["api-extensions"], subresources: ["status"]),

@@ -41,8 +41,10 @@ public struct APIHandlerOptions: Sendable {
     public var maxBodyBytes = 3 << 20
     public var bookmarkInterval: Duration = .seconds(60)
     public var serverAddress = "127.0.0.1:6443"
-    /// Stream sessions with the nodes (pod logs); nil: those requests are refused.
+    /// Stream sessions with the nodes (pod logs) and their usage figures; nil: those requests are refused.
     public var streams: NodeStreams?
+    /// Usage figures older than this are not served (metrics.k8s.io).
+    public var metricsMaxAge: Duration = .seconds(60)
 
     public init() {}
 }
@@ -173,6 +175,7 @@ public struct APIResponder: HTTPResponder {
         let namespace = target.namespace ?? ""
         let table = Negotiation.table(request.headers[.accept], query)
         if info.group == EventsV1.info.group { return try await respondEventsV1(target, request, query: query, table: table) }
+        if info.group == MetricsAPI.group { return try respondMetrics(target, request) }
         if info.createOnly {
             guard request.method == .post, target.name == nil else {
                 throw APIError(code: 405, reason: "MethodNotAllowed",
@@ -674,5 +677,32 @@ extension APIResponder {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    // MARK: metrics.k8s.io
+
+    /// NodeMetrics and PodMetrics from the nodes' latest usage reports (get and list; nothing is stored).
+    func respondMetrics(_ target: ResourceTarget, _ request: Request) throws -> Response {
+        guard request.method == .get else {
+            throw APIError(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource",
+                           name: nil, group: target.info.group, kind: target.info.plural)
+        }
+        let reports = options.streams?.usage(maxAge: options.metricsMaxAge) ?? []
+        let created = APICore.now()
+        var items: [JSONValue]
+        if target.info.kind == MetricsAPI.nodes.kind {
+            items = reports.compactMap { MetricsAPI.nodeMetrics(node: $0.node, report: $0.report, created: created) }
+        } else {
+            items = reports.flatMap { MetricsAPI.podMetrics(report: $0.report, namespace: target.namespace, created: created) }
+        }
+        if let name = target.name {
+            items = items.filter { $0["metadata"]?["name"]?.stringValue == name }
+            guard let item = items.first else {
+                throw APIError(code: 404, reason: "NotFound", message: "\(target.info.plural).\(MetricsAPI.group) \"\(name)\" not found",
+                               name: name, group: MetricsAPI.group, kind: target.info.plural)
+            }
+            return json(item)
+        }
+        return json(MetricsAPI.list(target.info, items))
     }
 }

@@ -14,6 +14,8 @@ public final class NodeStreams: Sendable {
 
     private struct State {
         var links: [String: Bool] = [:]
+        /// Each node's last usage report and when it came (monotonic).
+        var usage: [String: (report: JSONValue, at: ContinuousClock.Instant)] = [:]
         var sessions: [String: (node: String, continuation: AsyncStream<StreamFrame>.Continuation)] = [:]
     }
 
@@ -25,11 +27,20 @@ public final class NodeStreams: Sendable {
         self.openTimeout = openTimeout
     }
 
-    public static let topics = [Topics.streamFromAnyNode, Topics.anyNodeLink]
+    public static let topics = [Topics.streamFromAnyNode, Topics.anyNodeLink, Topics.anyNodeMetrics]
 
     /// One bus message (subscribed to `topics`).
     public func handle(_ message: BusMessage) {
         let parts = message.topic.split(separator: "/")
+        if parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "metrics" {
+            guard let envelope = try? MessageCodec.decode(message.payload),
+                  let report = try? JSONValue(parsing: envelope.content.bytes) else {
+                logger.warning("malformed usage report dropped", metadata: ["topic": "\(message.topic)"])
+                return
+            }
+            state.withLock { $0.usage[String(parts[2])] = (report, .now) }
+            return
+        }
         if parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "link" {
             let node = String(parts[2])
             let connected = message.text == "connected"
@@ -61,6 +72,14 @@ public final class NodeStreams: Sendable {
         }
         continuation?.yield(frame)
         if frame.operation == .close { continuation?.finish() }
+    }
+
+    /// The nodes' usage reports no older than `maxAge` (a retained report of a node gone quiet is not shown).
+    public func usage(maxAge: Duration) -> [(node: String, report: JSONValue)] {
+        let now = ContinuousClock.now
+        return state.withLock { s in
+            s.usage.filter { now - $0.value.at <= maxAge }.map { ($0.key, $0.value.report) }.sorted { $0.0 < $1.0 }
+        }
     }
 
     /// Whether the node's link is up, as cloudhub last said (nil: never seen).
