@@ -172,7 +172,7 @@ fi
 # The API server under load (its own process and data directory, plain HTTP on loopback so TLS is not measured).
 API_PORT=$(free_port)
 "$BIN/apiserver" --broker "127.0.0.1:$PORT" --data-dir "$WORK/apiserver-bench" --secure-port "$(free_port)" \
-    --insecure-port "$API_PORT" --log-level warning & PIDS+=($!)
+    --insecure-port "$API_PORT" --log-level warning & APISERVER=$!; PIDS+=($APISERVER)
 for _ in $(seq 200); do port_free "$API_PORT" || break; sleep 0.05; done
 echo
 if run_part apiserver; then "$BIN/bench" apiserver --server "http://127.0.0.1:$API_PORT"; fi
@@ -185,11 +185,12 @@ mosquitto -c "$WORK/mosquitto-edge.conf" > "$WORK/broker-edge.log" 2>&1 & PIDS+=
 for _ in $(seq 200); do port_free "$EDGE_BENCH" || break; sleep 0.05; done
 WS=$(free_port); CERTS=$(free_port)
 "$BIN/cloudhub" --broker "127.0.0.1:$PORT" --data-dir "$WORK/dev-cloudhub" --websocket-port "$WS" --https-port "$CERTS" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --log-level warning > "$WORK/dev-cloudhub.log" 2>&1 & PIDS+=($!)
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --log-level warning > "$WORK/dev-cloudhub.log" 2>&1 &
+CLOUDHUB=$!; PIDS+=($CLOUDHUB)
 for _ in $(seq 200); do [ -s "$WORK/dev-cloudhub/token" ] && break; sleep 0.05; done
 "$BIN/hub" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-hub" --cloud "127.0.0.1:$WS" \
     --cert-server "127.0.0.1:$CERTS" --token "$(cat "$WORK/dev-cloudhub/token")" --message-qps 100000 \
-    --message-burst 100000 --log-level warning & PIDS+=($!)
+    --message-burst 100000 --log-level warning & HUB=$!; PIDS+=($HUB)
 for name in eventbus twin; do
   "$BIN/$name" --broker "127.0.0.1:$EDGE_BENCH" --node-name bench-node --data-dir "$WORK/dev-$name" --log-level warning & PIDS+=($!)
 done
@@ -242,6 +243,38 @@ if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
   "$BIN/bench" pods --kubeconfig "$KUBECONFIG_BENCH" --node bench-node --containerd-socket "$CTD/containerd.sock" \
       --pids "meta=$META,edged=$EDGED"
   for _ in $(seq 300); do [ -z "$("${KUBECTL[@]}" get pods -l bench=pods -o name 2>/dev/null)" ] && break; sleep 0.1; done
+
+  # kubectl logs of a 10 MiB log through the link, beside cat of the same file on the node; the memory of the
+  # services the stream passes, before and after.
+  "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench-logs","namespace":"default"},"spec":{"nodeName":"bench-node",
+ "terminationGracePeriodSeconds":0,"containers":[{"name":"main","image":"localhost/edge/busybox:local",
+ "command":["sh","-c","yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 10485760; exec sleep 3600"]}]}}
+YAML
+  LOGFILE=""
+  for _ in $(seq 600); do
+    LOGFILE=$(ls "$WORK"/pod-edged/pods/*/logs/main_0.log 2>/dev/null | head -1)
+    [ -n "$LOGFILE" ] && [ "$(stat -c %s "$LOGFILE")" -gt 10485760 ] && break
+    sleep 0.1
+  done
+  pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
+  BEFORE="apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+  TIMEFORMAT=%R
+  echo
+  echo "kubectl logs of a 10 MiB log ($(stat -c %s "$LOGFILE") bytes in CRI format on the node), 3 runs each:"
+  for _ in 1 2 3; do
+    t=$( { time "${KUBECTL[@]}" logs bench-logs > "$WORK/logs.out"; } 2>&1 )
+    echo "  kubectl logs: ${t} s ($(awk -v t="$t" 'BEGIN{printf "%.1f", 10/t}') MiB/s), $(stat -c %s "$WORK/logs.out") bytes"
+  done
+  for _ in 1 2 3; do
+    t=$( { time cat "$LOGFILE" > /dev/null; } 2>&1 )
+    echo "  cat of the file on the node: ${t} s"
+  done
+  t=$( { time "${KUBECTL[@]}" get --raw /version > /dev/null; } 2>&1 )
+  echo "  kubectl's own start (get --raw /version): ${t} s"
+  echo "  Pss (kB) before: $BEFORE"
+  echo "  Pss (kB) after:  apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+  "${KUBECTL[@]}" delete pod bench-logs --wait=false > /dev/null 2>&1 || true
   kill "$EDGED" 2>/dev/null || true; wait "$EDGED" 2>/dev/null || true
   ctd_stop "$CTD"; rm -rf "$CTD"
 fi

@@ -116,9 +116,12 @@ struct LogSelection {
         return whole
     }
 
-    /// The bytes to show for these whole lines: `tail` applies to the first batch only (the file as it was).
+    /// Whether the line is recent enough to show (sinceSeconds, sinceTime).
+    func shows(_ line: CRILogLine) -> Bool { since.map { line.seconds >= $0 } ?? true }
+
+    /// The bytes to show for these whole lines, the last `tail` of them when given.
     mutating func render(_ lines: [CRILogLine], tail: Int?) -> [UInt8] {
-        var chosen = lines.filter { line in since.map { line.seconds >= $0 } ?? true }
+        var chosen = lines.filter(shows)
         if let tail { chosen = tail <= 0 ? [] : Array(chosen.suffix(tail)) }
         var out: [UInt8] = []
         for line in chosen {
@@ -140,4 +143,25 @@ struct LogSelection {
             .compactMap { CRILogLine($0) }
         return (lines, Array(bytes[(last + 1)...]))
     }
+}
+
+/// The last `capacity` lines appended (`kubectl logs --tail` over a file of any length).
+struct LastLines {
+    let capacity: Int
+    private var ring: [CRILogLine] = []
+    private var next = 0
+
+    init(capacity: Int) { self.capacity = max(0, capacity) }
+
+    mutating func append(_ line: CRILogLine) {
+        guard capacity > 0 else { return }
+        if ring.count < capacity {
+            ring.append(line)
+        } else {
+            ring[next] = line
+            next = (next + 1) % capacity
+        }
+    }
+
+    var lines: [CRILogLine] { Array(ring[next...] + ring[..<next]) }
 }

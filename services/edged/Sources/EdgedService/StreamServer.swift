@@ -13,6 +13,8 @@ final class StreamServer: Sendable {
     let logger: Logger
     /// How often a followed log file is looked at for new lines.
     let followInterval: Duration
+    /// How much of a log file is read at a time.
+    static let readSize = 256 << 10
 
     private struct Session {
         var credit: Int
@@ -163,33 +165,30 @@ final class StreamServer: Sendable {
         await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
         var selection = LogSelection(options: request.logs, now: Date().timeIntervalSince1970)
         var rest: [UInt8] = []
-        var first = true
-        while !Task.isCancelled {
-            let chunk = (try? file.read(upToCount: 1 << 20)) ?? nil
-            if let chunk, !chunk.isEmpty {
+        // The file as it is now, read in bounded chunks (memory stays flat however long the log): with `tail`, only
+        // the last N shown lines are kept while reading.
+        if let tail = request.logs.tailLines {
+            var kept = LastLines(capacity: tail)
+            while let chunk = try? file.read(upToCount: Self.readSize), !chunk.isEmpty {
                 let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
                 rest = remainder
-                if first && chunk.count == 1 << 20 {
-                    // Keep reading the file as it was before rendering, so that tail counts from its end.
-                    var all = lines
-                    while let more = try? file.read(upToCount: 1 << 20), !more.isEmpty {
-                        let (next, remainder) = LogSelection.lines(rest + Array(more))
-                        rest = remainder
-                        all += next
-                    }
-                    let bytes = selection.render(selection.join(all), tail: request.logs.tailLines)
-                    first = false
-                    guard await write(session, bytes) else { return nil }
-                } else {
-                    let bytes = selection.render(selection.join(lines), tail: first ? request.logs.tailLines : nil)
-                    first = false
-                    guard await write(session, bytes) else { return nil }
-                }
-                if selection.exhausted { return nil }
-                continue
+                for line in selection.join(lines) where selection.shows(line) { kept.append(line) }
             }
-            if first {
-                first = false  // an empty file: nothing for tail to count
+            guard await write(session, selection.render(kept.lines, tail: nil)) else { return nil }
+        } else {
+            while !Task.isCancelled, !selection.exhausted, let chunk = try? file.read(upToCount: Self.readSize), !chunk.isEmpty {
+                let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
+                rest = remainder
+                guard await write(session, selection.render(selection.join(lines), tail: nil)) else { return nil }
+            }
+        }
+        // Then, with `follow`, what the container writes until it stops or the reader leaves.
+        while !Task.isCancelled, !selection.exhausted {
+            if let chunk = try? file.read(upToCount: Self.readSize), !chunk.isEmpty {
+                let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
+                rest = remainder
+                guard await write(session, selection.render(selection.join(lines), tail: nil)) else { return nil }
+                continue
             }
             guard request.logs.follow else { return nil }
             let running = await worker.stillRunning(namespace: request.namespace, pod: request.pod,
