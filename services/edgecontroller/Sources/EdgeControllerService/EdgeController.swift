@@ -67,6 +67,7 @@ public final class EdgeControllerServer: Sendable {
 
     static let nodes = GroupVersionResource(version: "v1", resource: "nodes")
     static let pods = GroupVersionResource(version: "v1", resource: "pods")
+    static let events = GroupVersionResource(version: "v1", resource: "events")
     static let configMaps = GroupVersionResource(version: "v1", resource: "configmaps")
     static let secrets = GroupVersionResource(version: "v1", resource: "secrets")
     static let leases = GroupVersionResource(group: "coordination.k8s.io", version: "v1", resource: "leases")
@@ -244,10 +245,43 @@ public final class EdgeControllerServer: Sendable {
 
     /// One request from a node: do it against the API, and answer as KubeEdge's edgecontroller does (`UpstreamReply`:
     /// the same route for every answer, success or failure).
+    /// A node's pod event (`{ns}/event/{name}`, KubeEdge's resource type `event`): created, or replaced when it is a
+    /// repeat with a higher count. Failures are logged; events are best effort, as in kubelet.
+    func recordEvent(_ request: Message, namespace: String, node: String, client: KubeClient) async {
+        guard var event = try? request.content.parsed(), event.isObject else {
+            logger.warning("event from the node is not an object", metadata: ["node": "\(node)", "resource": "\(request.route.resource)"])
+            return
+        }
+        event[member: "metadata"]?[member: "resourceVersion"] = nil
+        do {
+            if request.route.operation == "insert" {
+                do {
+                    _ = try await client.create(Self.events, namespace: namespace, event)
+                } catch let error as KubeError where error.isAlreadyExists {
+                    _ = try await client.update(Self.events, namespace: namespace, event)
+                }
+            } else {
+                do {
+                    _ = try await client.update(Self.events, namespace: namespace, event)
+                } catch let error as KubeError where error.isNotFound {
+                    _ = try await client.create(Self.events, namespace: namespace, event)
+                }
+            }
+        } catch {
+            logger.warning("event from the node not recorded", metadata: [
+                "node": "\(node)", "resource": "\(request.route.resource)", "error": "\(error)",
+            ])
+        }
+    }
+
     func handleUpstream(_ request: Message, node: String, client: KubeClient) async -> Message? {
         let resource = request.route.resource
         let parts = resource.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let operation = request.route.operation
+        if parts.count >= 3, parts[1] == "event", ["insert", "update"].contains(operation) {
+            await recordEvent(request, namespace: parts[0], node: node, client: client)
+            return nil  // as KubeEdge (v1.19, where events came in): no answer to the edge
+        }
         guard parts.count >= 3, let kind = UpstreamReply.Request(type: parts[1], operation: operation) else {
             if !["response", "error"].contains(operation) {
                 // cloudcore logs these and answers nothing; the edge's own timeout takes over.

@@ -243,6 +243,10 @@ public final class EdgedServer: Sendable {
     func syncLoop() async throws {
         while !Task.isCancelled {
             let reports = await worker.syncAll()
+            for outgoing in await worker.takeEvents() {
+                try? await meta.send(operation: outgoing.operation, resource: "\(outgoing.namespace)/event/\(outgoing.name)",
+                                     content: RawJSON(outgoing.event))
+            }
             for report in reports {
                 switch report {
                 case .status(let namespace, let name, let uid, let status):

@@ -63,12 +63,32 @@ actor PodWorker {
     var removed: Set<String> = []
     /// Set once the node's pod list came from meta: only then are unknown sandboxes of ours orphans.
     var knowsAllPods = false
+    /// kubelet's events (Pulling, Created, Started, BackOff, Unhealthy, Killing, Failed …), aggregated and limited.
+    var recorder: EventRecorder
+    /// Events made since the caller last took them (`takeEvents`).
+    var outgoingEvents: [EventRecorder.Outgoing] = []
 
     init(cri: CRIClient, meta: MetaClient, settings: Settings, logger: Logger) {
         self.cri = cri
         self.meta = meta
         self.settings = settings
         self.logger = logger
+        recorder = EventRecorder(node: settings.nodeName)
+    }
+
+    /// Records an event about a pod (or one of its containers) for the caller to send.
+    func event(_ pod: JSONValue, container: String? = nil, initContainer: Bool = false, warning: Bool = false,
+               _ reason: String, _ message: String) {
+        if let outgoing = recorder.record(pod: pod, container: container, initContainer: initContainer, warning: warning,
+                                          reason: reason, message: message, now: Date().timeIntervalSince1970,
+                                          stamp: RFC3339.now()) {
+            outgoingEvents.append(outgoing)
+        }
+    }
+
+    func takeEvents() -> [EventRecorder.Outgoing] {
+        defer { outgoingEvents = [] }
+        return outgoingEvents
     }
 
     // MARK: Desired pods
@@ -360,6 +380,8 @@ actor PodWorker {
                     state.retryAt = .now + .seconds(delay)
                     state.failures += 1
                     state.waiting = ("CrashLoopBackOff", "back-off \(delay)s restarting failed container=\(name) pod=\(PodConfig.name(record.pod))_\(PodConfig.namespace(record.pod))(\(uid))")
+                    event(record.pod, container: name, initContainer: initContainer, warning: true, "BackOff",
+                          "Back-off restarting failed container \(name) in pod \(PodConfig.name(record.pod))_\(PodConfig.namespace(record.pod))(\(uid))")
                 }
                 if let retry = state.retryAt, ContinuousClock.now < retry {
                     view.state = .waiting(reason: state.waiting?.reason ?? "CrashLoopBackOff", message: state.waiting?.message ?? "")
@@ -383,13 +405,20 @@ actor PodWorker {
             return view
         }
         do {
-            try await ensureImage(container)
+            try await ensureImage(container, pod: record.pod, initContainer: initContainer)
         } catch {
             let delay = PodConfig.backoffSeconds(restarts: state.failures, initial: settings.backoffInitial, maximum: settings.backoffMax)
             state.failures += 1
             state.retryAt = .now + .seconds(delay)
             state.waiting = (state.failures > 1 ? "ImagePullBackOff" : "ErrImagePull", "\(error)")
             view.state = .waiting(reason: state.waiting!.reason, message: state.waiting!.message)
+            event(record.pod, container: name, initContainer: initContainer, warning: true, "Failed", "\(error)")
+            event(record.pod, container: name, initContainer: initContainer, warning: true, "Failed",
+                  "Error: \(state.waiting!.reason)")
+            if state.failures > 1 {
+                event(record.pod, container: name, initContainer: initContainer, "BackOff",
+                      "Back-off pulling image \"\(image)\"")
+            }
             return view
         }
         let resolved: PodConfig.Resolved
@@ -399,6 +428,7 @@ actor PodWorker {
             state.retryAt = .now + .seconds(5)
             state.waiting = ("CreateContainerConfigError", "\(error)")
             view.state = .waiting(reason: "CreateContainerConfigError", message: "\(error)")
+            event(record.pod, container: name, initContainer: initContainer, warning: true, "Failed", "Error: \(error)")
             return view
         }
         let config = PodConfig.containerConfig(pod: record.pod, container: container, attempt: state.attempt,
@@ -407,7 +437,9 @@ actor PodWorker {
             let id = try await cri.createContainer(inPodSandbox: sandboxID, config: config, sandboxConfig: sandboxConfig)
             state.id = id
             view.containerID = id
+            event(record.pod, container: name, initContainer: initContainer, "Created", "Created container \(name)")
             try await cri.startContainer(id)
+            event(record.pod, container: name, initContainer: initContainer, "Started", "Started container \(name)")
             state.waiting = nil
             view.state = .running(startedAt: Int64(Date().timeIntervalSince1970 * 1e9))
             // postStart runs before the container counts as started; when it fails the container is killed and
@@ -433,6 +465,7 @@ actor PodWorker {
             state.retryAt = .now + .seconds(5)
             state.waiting = ("CreateContainerError", "\(error)")
             view.state = .waiting(reason: "CreateContainerError", message: "\(error)")
+            event(record.pod, container: name, initContainer: initContainer, warning: true, "Failed", "Error: \(error)")
             logger.warning("container failed to start", metadata: [
                 "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)", "error": "\(error)",
             ])
@@ -440,13 +473,18 @@ actor PodWorker {
         return view
     }
 
-    func ensureImage(_ container: JSONValue) async throws {
+    func ensureImage(_ container: JSONValue, pod: JSONValue, initContainer: Bool) async throws {
         let image = container.string(at: "image") ?? ""
+        let name = container.string(at: "name") ?? ""
         guard !image.isEmpty else { throw EdgedError("container has no image") }
         let policy = PodConfig.pullPolicy(container)
         if policy != "Always" {
             do {
-                if try await cri.imageStatus(image) != nil { return }
+                if try await cri.imageStatus(image) != nil {
+                    event(pod, container: name, initContainer: initContainer, "Pulled",
+                          "Container image \"\(image)\" already present on machine")
+                    return
+                }
             } catch {
                 throw EdgedError("could not check image \"\(image)\": \(error.message)")
             }
@@ -454,11 +492,15 @@ actor PodWorker {
         if policy == "Never" {
             throw EdgedError("image \"\(image)\" is not present with pull policy of Never")
         }
+        event(pod, container: name, initContainer: initContainer, "Pulling", "Pulling image \"\(image)\"")
+        let started = ContinuousClock.now
         do {
             _ = try await cri.pullImage(image)
         } catch {
-            throw EdgedError("failed to pull image \"\(image)\": \(error.message)")
+            throw EdgedError("Failed to pull image \"\(image)\": \(error.message)")
         }
+        event(pod, container: name, initContainer: initContainer, "Pulled",
+              "Successfully pulled image \"\(image)\" in \(ContinuousClock.now - started)")
     }
 
     // MARK: Environment and volumes
@@ -713,6 +755,12 @@ actor PodWorker {
             var containerFilter = Runtime_V1_ContainerFilter()
             containerFilter.podSandboxID = sandbox.id
             let containers = (try? await cri.listContainers(filter: containerFilter)) ?? []
+            if let pod {
+                for container in containers where container.state == .containerRunning {
+                    let name = container.labels[PodConfig.containerNameLabel] ?? ""
+                    event(pod, container: name, "Killing", "Stopping container \(name)")
+                }
+            }
             await withTaskGroup(of: Void.self) { group in
                 for container in containers where container.state == .containerRunning {
                     let name = container.labels[PodConfig.containerNameLabel] ?? ""
@@ -788,6 +836,10 @@ extension PodWorker {
         for kind in probes.due(elapsed: elapsed) {
             guard let spec = probes.spec(kind) else { continue }
             let (ok, message) = await run(spec, containerID: id, container: container, record: record)
+            if !ok {
+                event(record.pod, container: view.name, warning: true, "Unhealthy",
+                      "\(kind.rawValue.prefix(1).uppercased() + kind.rawValue.dropFirst()) probe failed: \(message)")
+            }
             guard case .restart(let reason) = probes.record(kind, success: ok, message: message, elapsed: elapsed) else {
                 if !ok {
                     logger.info("probe failed", metadata: [
@@ -801,6 +853,8 @@ extension PodWorker {
                 "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(view.name)",
                 "message": "\(message)",
             ])
+            event(record.pod, container: view.name, "Killing",
+                  reason.replacingOccurrences(of: "Container failed", with: "Container \(view.name) failed"))
             try? await cri.stopContainer(id, gracePeriod: .seconds(Int64(PodConfig.gracePeriod(record.pod))))
             probes = ContainerProbes(container: container)
             return

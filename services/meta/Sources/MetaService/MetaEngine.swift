@@ -116,6 +116,11 @@ public final class MetaEngine {
     public func handleEdged(_ message: Message, now: Int64) throws -> [Output] {
         let resource = message.route.resource
         let type = ObjectResource.type(of: resource)
+        if type == "event" {
+            // Pod events go to the cloud as they are, never stored: hub queues them durably while the link is down
+            // (edged's recorder already limits how many an object may send).
+            return [Output(topic: Topics.up, message: message)]
+        }
         switch message.route.operation {
         case "query":
             if type != "pod" && cloudConnected && Self.remoteQueryTypes.contains(type) {
