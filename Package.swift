@@ -46,7 +46,7 @@ let services: [ServiceSpec] = [
         .product(name: "NIOCore", package: "swift-nio"),
     ]),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit + [
-        "CRIClient", "HTTPFetch", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CRIClient", "HTTPFetch", "FDStream", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
@@ -72,6 +72,7 @@ let services: [ServiceSpec] = [
         .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
     ]),
 ]

@@ -39,9 +39,14 @@ public enum StreamProtocol {
         frame(.open, session: session, source: cloudSource, content: request.json)
     }
 
-    public static func data(session: String, source: String, channel: Channel = .stdout, bytes: some Collection<UInt8>) -> Message {
-        frame(.data, session: session, source: source,
-              content: .object([("channel", .number(String(channel.rawValue))), ("data", .string(Base64.encode(bytes)))]))
+    /// `eof`: the channel ends here (stdin closed by the client).
+    public static func data(session: String, source: String, channel: Channel = .stdout, bytes: some Collection<UInt8>,
+                            eof: Bool = false) -> Message {
+        var members: [(key: String, value: JSONValue)] = [
+            ("channel", .number(String(channel.rawValue))), ("data", .string(Base64.encode(bytes))),
+        ]
+        if eof { members.append(("eof", .bool(true))) }
+        return frame(.data, session: session, source: source, content: .object(members))
     }
 
     public static func credit(session: String, source: String, bytes: Int) -> Message {
@@ -88,6 +93,8 @@ public struct StreamFrame: Sendable {
     public var operation: StreamProtocol.Operation
     public var channel: StreamProtocol.Channel = .stdout
     public var data: [UInt8] = []
+    /// The channel ends after `data` (stdin closed).
+    public var eof = false
     public var credit = 0
     public var failure: StreamFailure?
     public var exitCode: Int?
@@ -111,6 +118,7 @@ public struct StreamFrame: Sendable {
             }
             data = bytes
             channel = content["channel"]?.int64Value.flatMap { StreamProtocol.Channel(rawValue: Int($0)) } ?? .stdout
+            eof = content["eof"]?.boolValue ?? false
         case .credit:
             guard let bytes = content["bytes"]?.int64Value, bytes > 0 else { throw StreamError("stream credit frame without bytes") }
             credit = Int(clamping: bytes)

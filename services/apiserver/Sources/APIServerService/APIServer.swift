@@ -4,6 +4,7 @@ import EdgeProtocol
 import Foundation
 import Hummingbird
 import HummingbirdTLS
+import HummingbirdWebSocket
 import LinkSecurity
 import Logging
 import NIOCore
@@ -109,6 +110,9 @@ public final class APIServerRuntime: Sendable {
         handlerOptions.streams = streams
         let secure = APIResponder(core: core, authenticator: Authenticator(tokens: [credentials.token]),
                                   options: handlerOptions, logger: logger)
+        // kubectl exec and attach: WebSocket upgrades, taken before the responder.
+        let secureCommands = RemoteCommandEndpoint(core: core, streams: streams, tokens: [credentials.token], logger: logger)
+        let plainCommands = RemoteCommandEndpoint(core: core, streams: streams, tokens: [], logger: logger)
         let quiet = Self.quiet(logger)
         let store = core.store
         var parts: [any Service] = [
@@ -118,7 +122,11 @@ public final class APIServerRuntime: Sendable {
             },
             Application(
                 responder: secure,
-                server: try .tls(.http1(), tlsConfiguration: try credentials.serverTLS()),
+                server: try .tls(
+                    .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, channel, _ in
+                        await secureCommands.shouldUpgrade(request, channel: channel)
+                    },
+                    tlsConfiguration: try credentials.serverTLS()),
                 configuration: .init(address: .hostname(options.bindAddress, port: options.securePort),
                                      serverName: "apiserver"),
                 onServerRunning: { _ in
@@ -132,7 +140,10 @@ public final class APIServerRuntime: Sendable {
         if insecurePort > 0 {
             let plain = APIResponder(core: core, authenticator: nil, options: handlerOptions, logger: logger)
             parts.append(Application(
-                responder: plain, server: .http1(),
+                responder: plain,
+                server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, channel, _ in
+                    await plainCommands.shouldUpgrade(request, channel: channel)
+                },
                 configuration: .init(address: .hostname("127.0.0.1", port: insecurePort), serverName: "apiserver"),
                 onServerRunning: { _ in
                     logger.info("serving plain HTTP on loopback", metadata: ["port": "\(insecurePort)"])

@@ -362,4 +362,31 @@ public final class CRIClient: Sendable {
             try await runtimeService.listContainerStats(request, options: options).stats
         }
     }
+
+    /// A streaming exec: the URL of the runtime's streaming server for it.
+    public func exec(_ id: String, command: [String], tty: Bool, stdin: Bool, stdout: Bool, stderr: Bool) async throws(CRIError) -> String {
+        var request = Runtime_V1_ExecRequest()
+        request.containerID = id
+        request.cmd = command
+        request.tty = tty
+        request.stdin = stdin
+        request.stdout = stdout
+        request.stderr = stderr && !tty
+        return try await call("Exec") { options in
+            try await runtimeService.exec(request, options: options).url
+        }
+    }
+
+    /// A streaming attach to the container's main process: the URL of the runtime's streaming server for it.
+    public func attach(_ id: String, tty: Bool, stdin: Bool, stdout: Bool, stderr: Bool) async throws(CRIError) -> String {
+        var request = Runtime_V1_AttachRequest()
+        request.containerID = id
+        request.tty = tty
+        request.stdin = stdin
+        request.stdout = stdout
+        request.stderr = stderr && !tty
+        return try await call("Attach") { options in
+            try await runtimeService.attach(request, options: options).url
+        }
+    }
 }

@@ -117,7 +117,7 @@ public final class EdgedServer: Sendable {
         worker = PodWorker(cri: cri, meta: meta, settings: .init(
             nodeName: context.nodeName, nodeIP: nodeIP, rootDir: rootDir, cgroupRoot: options.cgroupRoot,
             backoffInitial: options.restartBackoffSeconds, backoffMax: options.restartBackoffMaxSeconds), logger: context.logger)
-        streams = StreamServer(bus: context.bus, worker: worker, logger: context.logger)
+        streams = StreamServer(bus: context.bus, worker: worker, cri: cri, logger: context.logger)
     }
 
     /// edged's parts, stopped in reverse order on SIGTERM: the pod and node loops are cancelled (pods keep running,

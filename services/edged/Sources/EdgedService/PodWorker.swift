@@ -982,3 +982,25 @@ extension PodWorker {
         return false
     }
 }
+
+extension PodWorker {
+    /// The running container `kubectl exec` / `attach` reaches, with kube's errors when it is not running.
+    func runningContainer(namespace: String, pod: String, container: String) -> Result<String, StreamFailure> {
+        guard let record = records.values.first(where: {
+            PodConfig.namespace($0.pod) == namespace && PodConfig.name($0.pod) == pod
+        }) else {
+            return .failure(.notFound("pods \"\(pod)\" not found on node \"\(settings.nodeName)\""))
+        }
+        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        let name = container.isEmpty ? (names.first ?? "") : container
+        guard names.contains(name) || (record.pod["spec"]?["initContainers"]?.arrayValue ?? []).contains(where: {
+            $0["name"]?.stringValue == name
+        }) else {
+            return .failure(.badRequest("container \(name) is not valid for pod \(pod)"))
+        }
+        guard let id = record.containers[name]?.id, case .running? = record.lastViews[name]?.state else {
+            return .failure(.badRequest("container \(name) is not running in pod \(pod)"))
+        }
+        return .success(id)
+    }
+}

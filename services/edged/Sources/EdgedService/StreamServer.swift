@@ -1,15 +1,17 @@
 import Bus
+import CRIClient
 import EdgeProtocol
 import Foundation
 import Logging
 import Synchronization
 
-/// edged's side of stream sessions (`kubectl logs` now): frames arrive on `ke/stream/{session}/in`, answers go to
-/// `ke/stream/{session}/out`. Each session is a task that sends what its reader has granted credit for, and ends
+/// edged's side of stream sessions (`kubectl logs`, `exec`, `attach`): frames arrive on `ke/stream/{session}/in`,
+/// answers go to `ke/stream/{session}/out`. Each session is a task that sends what its reader has granted credit for, and ends
 /// when it is done, when the reader closes it, or when the link to the cloud drops.
 final class StreamServer: Sendable {
     let bus: BusClient
     let worker: PodWorker
+    let cri: CRIClient
     let logger: Logger
     /// How often a followed log file is looked at for new lines.
     let followInterval: Duration
@@ -20,13 +22,16 @@ final class StreamServer: Sendable {
         var credit: Int
         var waiter: CheckedContinuation<Void, Never>?
         var task: Task<Void, Never>?
+        /// exec and attach: the runtime's stream, fed with the client's stdin and terminal sizes.
+        var command: RemoteCommand?
     }
 
     private let sessions = Mutex<[String: Session]>([:])
 
-    init(bus: BusClient, worker: PodWorker, logger: Logger, followInterval: Duration = .milliseconds(100)) {
+    init(bus: BusClient, worker: PodWorker, cri: CRIClient, logger: Logger, followInterval: Duration = .milliseconds(100)) {
         self.bus = bus
         self.worker = worker
+        self.cri = cri
         self.logger = logger
         self.followInterval = followInterval
     }
@@ -55,8 +60,23 @@ final class StreamServer: Sendable {
             waiter?.resume()
         case .close:
             end(session)
-        case .data, .metrics:
-            break  // stdin comes with exec and attach
+        case .data:
+            guard let command = sessions.withLock({ $0[session]?.command }) else { return }
+            do {
+                switch frame.channel {
+                case .stdin:
+                    try command.writeStdin(frame.data)
+                    if frame.eof { try command.closeStdin() }
+                case .resize:
+                    try command.resize(frame.data)
+                default:
+                    break
+                }
+            } catch {
+                logger.warning("stdin not passed to the runtime", metadata: ["session": "\(session)", "reason": "\(error)"])
+            }
+        case .metrics:
+            break
         }
     }
 
@@ -81,9 +101,10 @@ final class StreamServer: Sendable {
             switch request.kind {
             case .logs:
                 failure = await self.serveLogs(session, request)
-            case .exec, .attach, .portforward:
-                failure = StreamFailure(code: 501, reason: "NotImplemented",
-                                        "\(request.kind.rawValue) is not served by this node yet")
+            case .exec, .attach:
+                failure = await self.serveCommand(session, request)
+            case .portforward:
+                failure = StreamFailure(code: 501, reason: "NotImplemented", "port-forward is not served by this node yet")
             }
             if !Task.isCancelled {
                 await self.send(StreamProtocol.close(session: session, source: StreamProtocol.edgeSource, failure: failure))
@@ -97,10 +118,11 @@ final class StreamServer: Sendable {
     }
 
     private func end(_ session: String) {
-        let (task, waiter) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?) in
+        let (task, waiter, command) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?, RemoteCommand?) in
             let entry = s.removeValue(forKey: session)
-            return (entry?.task, entry?.waiter)
+            return (entry?.task, entry?.waiter, entry?.command)
         }
+        command?.close()
         task?.cancel()
         waiter?.resume()
     }
@@ -114,7 +136,7 @@ final class StreamServer: Sendable {
     }
 
     /// Sends bytes in chunks, each only once the reader has granted credit for it. False when the session ended.
-    private func write(_ session: String, _ bytes: [UInt8]) async -> Bool {
+    private func write(_ session: String, _ bytes: [UInt8], channel: StreamProtocol.Channel = .stdout) async -> Bool {
         var offset = 0
         while offset < bytes.count {
             var granted = 0
@@ -139,11 +161,65 @@ final class StreamServer: Sendable {
                     if resumeNow { continuation.resume() }
                 }
             }
-            await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource,
+            await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: channel,
                                            bytes: bytes[offset..<offset + granted]))
             offset += granted
         }
         return true
+    }
+
+    // MARK: exec and attach
+
+    /// CRI `Exec` (or `Attach`) through the runtime's streaming server: its output goes up with credit, the client's
+    /// stdin and terminal sizes come down (`handle`), and the runtime's final Status (exit code) ends the session.
+    private func serveCommand(_ session: String, _ request: StreamRequest) async -> StreamFailure? {
+        let id: String
+        switch await worker.runningContainer(namespace: request.namespace, pod: request.pod, container: request.container) {
+        case .success(let found): id = found
+        case .failure(let failure): return failure
+        }
+        let url: String
+        do {
+            url = request.kind == .attach
+                ? try await cri.attach(id, tty: request.tty, stdin: request.stdin, stdout: request.stdout, stderr: request.stderr)
+                : try await cri.exec(id, command: request.command, tty: request.tty, stdin: request.stdin,
+                                     stdout: request.stdout, stderr: request.stderr)
+        } catch {
+            return StreamFailure(code: 500, reason: "InternalError", "the runtime refused \(request.kind.rawValue): \(error.message)")
+        }
+        let command: RemoteCommand
+        do {
+            command = try await RemoteCommand.open(url: url, stdin: request.stdin, stdout: request.stdout,
+                                                   stderr: request.stderr, tty: request.tty)
+        } catch let failure as StreamFailure {
+            return failure
+        } catch {
+            return StreamFailure(code: 500, reason: "InternalError", "\(error)")
+        }
+        let alive = sessions.withLock { s -> Bool in
+            guard s[session] != nil else { return false }
+            s[session]!.command = command
+            return true
+        }
+        guard alive else {
+            command.close()
+            return nil
+        }
+        defer { command.close() }
+        await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
+        for await event in command.events {
+            switch event {
+            case .stdout(let bytes):
+                guard await write(session, bytes, channel: .stdout) else { return nil }
+            case .stderr(let bytes):
+                guard await write(session, bytes, channel: .stderr) else { return nil }
+            case .status(let json):
+                await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: .status, bytes: json))
+            case .closed:
+                return nil
+            }
+        }
+        return nil
     }
 
     // MARK: logs

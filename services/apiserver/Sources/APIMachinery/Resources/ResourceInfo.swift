@@ -130,7 +130,7 @@ public enum BuiltinResources {
         .init(group: "", version: "v1", plural: "nodes", singular: "node", kind: "Node",
               namespaced: false, shortNames: ["no"], subresources: ["status"]),
         .init(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod",
-              namespaced: true, shortNames: ["po"], categories: ["all"], subresources: ["status", "log", "binding"]),
+              namespaced: true, shortNames: ["po"], categories: ["all"], subresources: ["status", "log", "binding", "exec", "attach"]),
         .init(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap",
               namespaced: true, shortNames: ["cm"]),
         .init(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true),

@@ -198,6 +198,10 @@ public struct APIResponder: HTTPResponder {
             return json(table.map { Tables.single(info, object, includeObject: $0) } ?? object)
         case (.get, let name?, "scale"):
             return json(Scale.scale(of: try core.get(info, namespace: namespace, name: name)))
+        case (_, let name?, "exec"), (_, let name?, "attach"):
+            // Served over WebSocket (the upgrade is taken before this responder); a plain request gets kube's answer.
+            _ = try core.get(info, namespace: namespace, name: name)
+            throw APIError(code: 400, reason: "BadRequest", message: "Upgrade request required")
         case (.get, let name?, "log"):
             return try await logs(namespace: namespace, pod: name, query: query, request: request)
         case (.post, nil, nil):

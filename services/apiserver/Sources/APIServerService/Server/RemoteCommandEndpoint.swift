@@ -1,0 +1,160 @@
+import EdgeProtocol
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOSSL
+
+/// `pods/{name}/exec` and `pods/{name}/attach` over WebSocket, as kubectl 1.29+ speaks them first
+/// (`v5.channel.k8s.io`, or `v4.channel.k8s.io`): binary messages whose first byte is the channel (0 stdin,
+/// 1 stdout, 2 stderr, 3 the final Status, 4 terminal size; v5's 255 closes a channel). The session itself is a
+/// stream session with the pod's node (`NodeStreams`), served there by edged through CRI.
+struct RemoteCommandEndpoint: Sendable {
+    let core: APICore
+    let streams: NodeStreams
+    let tokens: Set<String>
+    let logger: Logger
+
+    static let protocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+
+    /// The pod, kind and options of an exec/attach path, or nil for any other path.
+    static func target(_ path: String) -> (namespace: String, pod: String, kind: StreamRequest.Kind)? {
+        let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
+        guard parts.count == 7, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces", parts[4] == "pods",
+              let kind = StreamRequest.Kind(rawValue: parts[6]), kind == .exec || kind == .attach else { return nil }
+        return (parts[3], parts[5], kind)
+    }
+
+    /// Decides the upgrade: an authenticated exec/attach of an existing pod, with a protocol both sides speak. Anything
+    /// else is not upgraded and the HTTP responder answers it (with kube's error for the path).
+    func shouldUpgrade(_ request: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        guard let path = request.path, let target = Self.target(path) else { return .dontUpgrade }
+        if let authorization = request.headerFields[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0] == "Bearer", tokens.contains(String(parts[1])) else { return .dontUpgrade }
+        } else if tokens.isEmpty == false, (try? await channel.nioSSL_peerCertificate().get()) == nil {
+            return .dontUpgrade
+        }
+        let offered = (request.headerFields[HTTPField.Name("Sec-WebSocket-Protocol")!] ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let chosen = Self.protocols.first(where: offered.contains) else { return .dontUpgrade }
+        guard let pod = try? core.get(APICore.podsInfo, namespace: target.namespace, name: target.pod) else { return .dontUpgrade }
+        let query = Self.query(path)
+        var ask = StreamRequest(kind: target.kind, namespace: target.namespace, pod: target.pod,
+                                uid: pod["metadata"]?["uid"]?.stringValue ?? "",
+                                container: query.first { $0.0 == "container" }?.1
+                                    ?? pod["spec"]?["containers"]?.arrayValue?.first?["name"]?.stringValue ?? "")
+        ask.command = query.filter { $0.0 == "command" }.map(\.1)
+        func flag(_ name: String, _ fallback: Bool) -> Bool {
+            query.first { $0.0 == name }.map { ["true", "1"].contains($0.1.lowercased()) } ?? fallback
+        }
+        ask.stdin = flag("stdin", false)
+        ask.stdout = flag("stdout", true)
+        ask.stderr = flag("stderr", true)
+        ask.tty = flag("tty", false)
+        let node = pod["spec"]?["nodeName"]?.stringValue ?? ""
+        let fiveOrLater = chosen == "v5.channel.k8s.io"
+        let command = ask
+        return .upgrade([HTTPField.Name("Sec-WebSocket-Protocol")!: chosen]) { inbound, outbound, _ in
+            await self.run(command, node: node, closeSignals: fiveOrLater, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    static func query(_ path: String) -> [(String, String)] {
+        guard let mark = path.firstIndex(of: "?") else { return [] }
+        return path[path.index(after: mark)...].split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            return (parts[0], parts.count > 1 ? parts[1].replacingOccurrences(of: "+", with: " ") : "")
+        }
+    }
+
+    /// The Status JSON kube writes on channel 3 for a failure.
+    static func status(_ failure: StreamFailure) -> [UInt8] {
+        let value: JSONValue = .object([
+            ("metadata", .object([])), ("status", "Failure"), ("message", .string(failure.message)),
+            ("reason", .string(failure.reason)), ("code", .number(String(failure.code))),
+        ])
+        return (try? value.serialized()) ?? []
+    }
+
+    private func run(_ request: StreamRequest, node: String, closeSignals: Bool, inbound: WebSocketInboundStream,
+                     outbound: WebSocketOutboundWriter) async {
+        func frame(_ channel: UInt8, _ bytes: [UInt8]) async throws {
+            var buffer = ByteBuffer()
+            buffer.writeInteger(channel)
+            buffer.writeBytes(bytes)
+            try await outbound.write(.binary(buffer))
+        }
+        guard !node.isEmpty else {
+            try? await frame(3, Self.status(.badRequest("pod \(request.pod) does not have a host assigned")))
+            try? await outbound.close(.normalClosure, reason: nil)
+            return
+        }
+        let session: NodeStream
+        do {
+            session = try await streams.open(node: node, request: request)
+        } catch {
+            try? await frame(3, Self.status(error))
+            try? await outbound.close(.normalClosure, reason: nil)
+            return
+        }
+        logger.info("\(request.kind.rawValue) session", metadata: [
+            "pod": "\(request.namespace)/\(request.pod)", "container": "\(request.container)", "node": "\(node)",
+            "tty": "\(request.tty)",
+        ])
+        let input = Task {
+            // The client's stdin and terminal sizes, to the node; v5's close of channel 0 is stdin's end of file.
+            do {
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    let bytes: [UInt8]
+                    switch message {
+                    case .binary(let buffer): bytes = Array(buffer: buffer)
+                    case .text(let text): bytes = Array(text.utf8)
+                    }
+                    guard let channel = bytes.first else { continue }
+                    let payload = Array(bytes.dropFirst())
+                    switch channel {
+                    case 0:
+                        await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
+                                                               channel: .stdin, bytes: payload), to: node)
+                    case 4:
+                        await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
+                                                               channel: .resize, bytes: payload), to: node)
+                    case 255 where closeSignals && payload.first == 0:
+                        await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
+                                                               channel: .stdin, bytes: [], eof: true), to: node)
+                    default:
+                        break
+                    }
+                }
+            } catch {}
+            await session.close()  // the client left: the command's stream ends at the node
+        }
+        var statusSent = false
+        do {
+            while let next = await session.next() {
+                if next.operation == .close {
+                    if let failure = next.failure, !statusSent { try await frame(3, Self.status(failure)) }
+                    break
+                }
+                guard next.operation == .data, !next.data.isEmpty else { continue }
+                switch next.channel {
+                case .stdout, .stderr:
+                    try await frame(UInt8(next.channel.rawValue), next.data)
+                    await session.grant(next.data.count)
+                case .status:
+                    statusSent = true
+                    try await frame(3, next.data)
+                default:
+                    break
+                }
+            }
+        } catch {
+            logger.debug("\(request.kind.rawValue) stream to the client ended", metadata: ["error": "\(error)"])
+        }
+        input.cancel()
+        try? await outbound.close(.normalClosure, reason: nil)
+    }
+}

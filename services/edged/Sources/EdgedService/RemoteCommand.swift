@@ -1,0 +1,225 @@
+import EdgeProtocol
+import FDStream
+import Synchronization
+
+/// An exec or attach with the container runtime's streaming server (the URL CRI `Exec` / `Attach` returns): HTTP
+/// upgrade to SPDY/3.1 with `v4.channel.k8s.io`, one stream each for error, stdin, stdout, stderr and resize, as
+/// client-go opens them. Output and the final status (a Status JSON on the error stream) arrive in `events`.
+final class RemoteCommand: Sendable {
+    enum Event: Sendable {
+        case stdout([UInt8])
+        case stderr([UInt8])
+        /// The v4 protocol's Status JSON: success, or the exit code.
+        case status([UInt8])
+        case closed(String)
+    }
+
+    private struct State {
+        var codec = SPDYCodec()
+        var upgraded = false
+        var head: [UInt8] = []
+        var handshake: CheckedContinuation<Void, any Error>?
+        var handshakeResult: Result<Void, StreamFailure>?
+        var status: [UInt8] = []
+        var ended = false
+    }
+
+    let events: AsyncStream<Event>
+    private let sink: AsyncStream<Event>.Continuation
+    private let stream: FDStream
+    private let state = Mutex(State())
+    private let ids: (error: UInt32, stdin: UInt32?, stdout: UInt32?, stderr: UInt32?, resize: UInt32?)
+
+    private init(stream: FDStream, stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool) {
+        self.stream = stream
+        (events, sink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        var next: UInt32 = 1
+        func take(_ wanted: Bool) -> UInt32? {
+            guard wanted else { return nil }
+            defer { next += 2 }
+            return next
+        }
+        let error = take(true)!
+        ids = (error, take(stdin), take(stdout), take(stderr && !tty), take(tty))
+    }
+
+    /// Connects to `url` (`http://host:port/path`) and opens the streams; throws when the server refuses.
+    static func open(url: String, stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool,
+                     timeout: Duration = .seconds(10)) async throws -> RemoteCommand {
+        guard url.hasPrefix("http://") else { throw StreamFailure(code: 500, reason: "InternalError", "unsupported streaming URL \(url)") }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<slash]
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else {
+            throw StreamFailure(code: 500, reason: "InternalError", "streaming URL without a port: \(url)")
+        }
+        let host = String(authority[..<colon]).trimmingBrackets
+        let stream: FDStream
+        do {
+            stream = try await FDStream.connectTCP(host: host, port: port, timeout: timeout)
+        } catch {
+            throw StreamFailure(code: 500, reason: "InternalError", "cannot reach the runtime's streaming server: \(error)")
+        }
+        let command = RemoteCommand(stream: stream, stdin: stdin, stdout: stdout, stderr: stderr, tty: tty)
+        try await command.handshake(host: String(authority), path: path, timeout: timeout)
+        return command
+    }
+
+    private func handshake(host: String, path: String, timeout: Duration) async throws {
+        stream.startReading(onBytes: { [self] bytes in received(bytes) },
+                            onClose: { [self] reason in ended("the runtime's stream closed: \(reason)") })
+        let request = "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+            + "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
+        do {
+            try stream.send(Array(request.utf8))
+        } catch {
+            stream.close()
+            throw StreamFailure(code: 500, reason: "InternalError", "cannot write to the runtime's streaming server: \(error)")
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            self.finishHandshake(.failure(StreamFailure(code: 500, reason: "InternalError",
+                                                        "the runtime's streaming server did not answer within \(timeout)")))
+        }
+        defer { timer.cancel() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let ready = state.withLock { s -> Result<Void, StreamFailure>? in
+                if let result = s.handshakeResult { return result }
+                s.handshake = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
+        }
+        // The streams client-go opens, in its order; the server starts the command once it has them all.
+        var frames: [SPDYFrame] = [.synStream(id: ids.error, headers: [("streamtype", "error")])]
+        if let id = ids.stdin { frames.append(.synStream(id: id, headers: [("streamtype", "stdin")])) }
+        if let id = ids.stdout { frames.append(.synStream(id: id, headers: [("streamtype", "stdout")])) }
+        if let id = ids.stderr { frames.append(.synStream(id: id, headers: [("streamtype", "stderr")])) }
+        if let id = ids.resize { frames.append(.synStream(id: id, headers: [("streamtype", "resize")])) }
+        try write(frames)
+    }
+
+    private func finishHandshake(_ result: Result<Void, StreamFailure>) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+            guard s.handshakeResult == nil else { return nil }
+            s.handshakeResult = result
+            defer { s.handshake = nil }
+            return s.handshake
+        }
+        waiter?.resume(with: result.mapError { $0 as any Error })
+    }
+
+    private func write(_ frames: [SPDYFrame]) throws {
+        let bytes = state.withLock { s in frames.flatMap { s.codec.encode($0) } }
+        do {
+            try stream.send(bytes)
+        } catch {
+            throw StreamFailure(code: 500, reason: "InternalError", "write to the runtime failed: \(error)")
+        }
+    }
+
+    func writeStdin(_ bytes: [UInt8]) throws {
+        guard let id = ids.stdin, !bytes.isEmpty else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + 16 << 10, bytes.count)
+            try write([.data(id: id, fin: false, payload: Array(bytes[offset..<end]))])
+            offset = end
+        }
+    }
+
+    /// The client's stdin ended: the command sees end of file.
+    func closeStdin() throws {
+        guard let id = ids.stdin else { return }
+        try write([.data(id: id, fin: true, payload: [])])
+    }
+
+    /// A terminal size change, as JSON `{"Width": w, "Height": h}`.
+    func resize(_ json: [UInt8]) throws {
+        guard let id = ids.resize else { return }
+        try write([.data(id: id, fin: false, payload: json)])
+    }
+
+    func close() {
+        stream.close()
+    }
+
+    private func received(_ bytes: [UInt8]) {
+        var out: [Event] = []
+        var replies: [SPDYFrame] = []
+        var handshake: Result<Void, StreamFailure>?
+        var broken: String?
+        state.withLock { s in
+            var input = bytes
+            if !s.upgraded {
+                s.head += bytes
+                guard let end = s.head.firstRange(of: Array("\r\n\r\n".utf8)) else {
+                    if s.head.count > 16 << 10 { broken = "the runtime's streaming server sent no HTTP answer" }
+                    return
+                }
+                let head = String(decoding: s.head[..<end.lowerBound], as: UTF8.self)
+                input = Array(s.head[end.upperBound...])
+                s.head = []
+                let status = head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+                guard status == 101 else {
+                    handshake = .failure(StreamFailure(code: 500, reason: "InternalError",
+                                                       "the runtime refused the stream: \(head.split(separator: "\r\n").first ?? "")"))
+                    return
+                }
+                s.upgraded = true
+                handshake = .success(())
+            }
+            do {
+                for frame in try s.codec.push(input) {
+                    switch frame {
+                    case .data(let id, let fin, let payload):
+                        if id == ids.stdout, !payload.isEmpty { out.append(.stdout(payload)) }
+                        if id == ids.stderr, !payload.isEmpty { out.append(.stderr(payload)) }
+                        if id == ids.error {
+                            s.status += payload
+                            if fin, !s.status.isEmpty {
+                                out.append(.status(s.status))
+                                s.status = []
+                            }
+                        }
+                    case .ping(let id):
+                        replies.append(.ping(id: id))
+                    case .goAway:
+                        broken = "the runtime ended the stream"
+                    default:
+                        break
+                    }
+                }
+            } catch {
+                broken = "\(error)"
+            }
+        }
+        if let handshake { finishHandshake(handshake) }
+        if !replies.isEmpty { try? write(replies) }
+        for event in out { sink.yield(event) }
+        if let broken {
+            ended(broken)
+            stream.close()
+        }
+    }
+
+    private func ended(_ reason: String) {
+        let (first, status) = state.withLock { s -> (Bool, [UInt8]) in
+            defer { s.ended = true; s.status = [] }
+            return (!s.ended, s.status)
+        }
+        finishHandshake(.failure(StreamFailure(code: 500, reason: "InternalError", reason)))
+        guard first else { return }
+        if !status.isEmpty { sink.yield(.status(status)) }
+        sink.yield(.closed(reason))
+        sink.finish()
+    }
+}
+
+extension String {
+    var trimmingBrackets: String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+    }
+}
+
