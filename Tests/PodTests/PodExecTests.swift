@@ -18,7 +18,7 @@ extension EdgedWorkloadSuites {
               - {name: main, image: localhost/edge/busybox:local, command: ["sleep", "3600"]}
             """
 
-        @Test("a command's output, its stderr and exit code, and stdin piped in")
+        @Test("a command's output, its stderr and exit code, stdin piped in, an interactive shell through tmux, attach")
         func exec() async throws {
             let stack = try await PodStack()
             try await stack.run {
@@ -40,6 +40,52 @@ extension EdgedWorkloadSuites {
 
                 let missing = try await stack.api.kubectl(["exec", "shell", "-c", "nope", "--", "true"])
                 #expect(missing.status != 0)
+
+                // Interactive, with a terminal: kubectl exec -it driven through tmux, as a person types.
+                let tmux = try Executables.which("tmux")
+                let socket = stack.directory.appendingPathComponent("tmux.sock").path
+                let kubectl = try Executables.which("kubectl")
+                let environment = stack.api.kubectlEnvironment
+                // A ChildProcess, not Command.run: the tmux client waits for its server's signal, which the test
+                // runner's blocked signals would hold back.
+                let start = try ChildProcess(tmux, [
+                    "-S", socket, "new-session", "-d", "-s", "exec", "-x", "120", "-y", "30",
+                    "-e", "KUBECONFIG=\(environment["KUBECONFIG"] ?? "")", "-e", "HOME=\(environment["HOME"] ?? "")",
+                    "\(kubectl) --cache-dir \(stack.api.directory.path)/kube-cache exec -it shell -- sh",
+                ])
+                defer { start.signal(SIGKILL) }  // the tmux client may wait for its server; the screen is what counts
+                defer { _ = try? Process.run(URL(fileURLWithPath: tmux), arguments: ["-S", socket, "kill-server"]) }
+                func screen() async -> String {
+                    (try? await Command.run(tmux, ["-S", socket, "capture-pane", "-p", "-t", "exec"], timeout: 10))?.stdout ?? ""
+                }
+                try await eventually("a shell prompt in the pod", timeout: 30) { await screen().contains("#") }
+                _ = try await Command.run(tmux, ["-S", socket, "send-keys", "-t", "exec", "echo marker-$((6*7)) $(hostname)", "Enter"],
+                                          timeout: 10)
+                try await eventually("the command's output on the terminal", timeout: 30) {
+                    await screen().contains("marker-42 shell")
+                }
+                _ = try await Command.run(tmux, ["-S", socket, "send-keys", "-t", "exec", "exit", "Enter"], timeout: 10)
+                try await eventually("the session ends with the shell", timeout: 30) {
+                    let sessions = try? await Command.run(tmux, ["-S", socket, "has-session", "-t", "exec"], timeout: 10)
+                    return sessions?.status != 0
+                }
+
+                // kubectl attach: the running main process's output as it comes.
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: ticker, namespace: default}
+                    spec:
+                      nodeName: edge-1
+                      terminationGracePeriodSeconds: 1
+                      containers:
+                      - {name: main, image: localhost/edge/busybox:local, command: ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.3; done"]}
+                    """)
+                try await stack.waitFor("ticker Running", timeout: 90, "pod", "ticker", "{.status.phase}") { $0 == "Running" }
+                let attached = try ChildProcess(kubectl, ["--cache-dir", stack.api.directory.appendingPathComponent("kube-cache").path,
+                                                          "attach", "ticker"], environment: environment)
+                defer { attached.signal(SIGKILL) }
+                try await attached.waitForLines(timeout: 30, "two ticks") { lines in lines.filter { $0.hasPrefix("tick-") }.count >= 2 }
             }
         }
     }

@@ -108,7 +108,7 @@ extension EdgedWorkloadSuites {
             }
         }
 
-        @Test("with the edge node offline, kubectl logs fails at once naming the node")
+        @Test("with the edge node offline, kubectl logs and exec fail at once naming the node")
         func offlineNode() async throws {
             let stack = try await PodStack()
             try await stack.run {
@@ -124,6 +124,11 @@ extension EdgedWorkloadSuites {
                 #expect(result.status != 0)
                 #expect(result.stderr.contains(#"node "edge-1" is offline"#), "\(result.stderr)")
                 #expect(took < .seconds(5), "kubectl logs took \(took) to fail")
+                let execStarted = ContinuousClock.now
+                let exec = try await stack.api.kubectl(["exec", "talker", "-c", "main", "--", "true"])
+                #expect(exec.status != 0)
+                #expect((exec.stderr + exec.stdout).contains(#"node "edge-1" is offline"#), "\(exec)")
+                #expect(ContinuousClock.now - execStarted < .seconds(5))
             }
         }
 
