@@ -274,6 +274,17 @@ YAML
   echo "  kubectl's own start (get --raw /version): ${t} s"
   echo "  Pss (kB) before: $BEFORE"
   echo "  Pss (kB) after:  apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+
+  # kubectl exec … -- true, 20 times, beside ctr's own exec in the same container on the same containerd.
+  percentiles() { sort -n | awk '{a[NR]=$1} END{printf "p50 %d ms, p95 %d ms", a[int(NR*0.5+0.5)]*1000, a[int(NR*0.95+0.5)]*1000}'; }
+  for _ in $(seq 20); do { time "${KUBECTL[@]}" exec bench-logs -- true; } 2>&1 >/dev/null; done > "$WORK/exec.times"
+  CID=$("${KUBECTL[@]}" get pod bench-logs -o jsonpath='{.status.containerStatuses[0].containerID}'); CID=${CID#containerd://}
+  for i in $(seq 20); do
+    { time ctr --address "$CTD/containerd.sock" -n k8s.io task exec --exec-id "bench-$i" "$CID" true; } 2>&1 >/dev/null
+  done > "$WORK/ctr-exec.times"
+  echo "kubectl exec bench-logs -- true (20 runs): $(percentiles < "$WORK/exec.times"), kubectl's own start included"
+  echo "ctr task exec of true in the same container (20 runs): $(percentiles < "$WORK/ctr-exec.times")"
+  echo "  Pss (kB) after exec: apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
   "${KUBECTL[@]}" delete pod bench-logs --wait=false > /dev/null 2>&1 || true
   kill "$EDGED" 2>/dev/null || true; wait "$EDGED" 2>/dev/null || true
   ctd_stop "$CTD"; rm -rf "$CTD"

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libmodbus-dev socat python3-venv               # the Modbus mapper; its tests (serial pty pairs, pymodbus venv)
   containerd runc busybox-static                 # edged's runtime, and the images built locally from busybox
   containernetworking-plugins iproute2           # CNI bridge for pod IPs
+  tmux                                           # the interactive kubectl exec -it test drives a terminal
   pkg-config git ca-certificates curl            # build plumbing
   libstdc++-12-dev libgcc-12-dev libc6-dev       # needed by the Swift toolchain
   binutils libncurses-dev libxml2 tzdata zlib1g-dev python3
