@@ -43,3 +43,27 @@ struct EventRecorderTests {
         #expect(recorder.record(pod: Self.pod, reason: "BackOff", message: "later", now: 1000 + 301, stamp: "t") != nil)
     }
 }
+
+/// kubelet's image garbage collection choice, without a runtime.
+@Suite("image garbage collection policy")
+struct ImageGCPolicyTests {
+    static func image(_ id: String, size: UInt64 = 100, inUse: Bool = false, pinned: Bool = false, seen: Double = 0,
+                      used: Double = 0) -> ImageGCPolicy.Image {
+        .init(id: id, size: size, inUse: inUse, pinned: pinned, firstSeen: seen, lastUsed: used)
+    }
+
+    @Test("nothing under the high threshold; over it, least recently used unused images until down to low")
+    func choose() {
+        let policy = ImageGCPolicy(high: 80, low: 40, minimumAge: 60)
+        let images = [Self.image("a", used: 50), Self.image("b", used: 10), Self.image("c", inUse: true),
+                      Self.image("d", pinned: true), Self.image("e", seen: 990), Self.image("f", used: 30)]
+        #expect(policy.choose(images, capacity: 1000, available: 300, now: 1000).remove.isEmpty)  // 70 % used
+        // 85 % used: 450 bytes to free to get to 40 %; b, f, a (least recently used first), not c (in use), d
+        // (pinned), e (younger than a minute).
+        let choice = policy.choose(images, capacity: 1000, available: 150, now: 1000)
+        #expect(choice.remove == ["b", "f", "a"])
+        #expect(choice.wanted == 450 && choice.freed == 300)
+        let enough = policy.choose(images, capacity: 1000, available: 450, now: 1000)
+        #expect(enough.remove.isEmpty)  // 55 % used: under the high threshold
+    }
+}

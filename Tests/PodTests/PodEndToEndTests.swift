@@ -16,8 +16,11 @@ final class PodStack: Sendable {
     static let node = "edge-1"
     static let cgroupRoot = Containerd.cgroupRoot
     let metaServerPort: Int
+    /// More flags for edged (a test's own thresholds).
+    let edgedExtra: [String]
 
-    init() async throws {
+    init(edgedExtra: [String] = []) async throws {
+        self.edgedExtra = edgedExtra
         metaServerPort = try FreePort.next()
         let containerd = try await Containerd()
         do {
@@ -63,7 +66,7 @@ final class PodStack: Sendable {
                 "--node-ip", "127.0.0.1", "--cgroup-root", Self.cgroupRoot, "--node-status-update-seconds", "2",
                 "--restart-backoff-seconds", "1", "--restart-backoff-max-seconds", "2", "--sync-ms", "300",
                 "--usage-report-seconds", "2",
-            ]
+            ] + edgedExtra
         }
         return arguments
     }

@@ -115,6 +115,21 @@ public final class Containerd: @unchecked Sendable {
         }
     }
 
+    /// Builds and imports one more busybox image under `reference`, different from the others (its command).
+    public func importImage(_ reference: String, command: [String]) throws {
+        let peers = Repository.root.appendingPathComponent("Tests/Peers/oci-busybox.py").path
+        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+        let tar = directory + "/extra-\(UInt32.random(in: 0...UInt32.max)).tar"
+        try Self.run(python, [peers, tar, reference] + command)
+        try Self.run("/usr/bin/ctr", ["--address", socket, "-n", "k8s.io", "images", "import", tar])
+    }
+
+    /// The image references containerd's CRI namespace has.
+    public func imageReferences() throws -> [String] {
+        try Self.run("/usr/bin/ctr", ["--address", socket, "-n", "k8s.io", "images", "ls", "-q"])
+            .split(separator: "\n").map(String.init)
+    }
+
     /// Stops containerd and cleans up; the test must have stopped and removed its pods first.
     public func stop() async {
         if process.isRunning {

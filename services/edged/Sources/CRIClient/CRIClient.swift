@@ -389,4 +389,21 @@ public final class CRIClient: Sendable {
             try await runtimeService.attach(request, options: options).url
         }
     }
+
+    /// Removes an image (by id or reference).
+    public func removeImage(_ image: String) async throws(CRIError) {
+        var request = Runtime_V1_RemoveImageRequest()
+        request.image.image = image
+        _ = try await call("RemoveImage") { options in
+            try await imageService.removeImage(request, options: options)
+        }
+    }
+
+    /// The mount points of the runtime's image filesystems.
+    public func imageFilesystems() async throws(CRIError) -> [String] {
+        let request = Runtime_V1_ImageFsInfoRequest()
+        return try await call("ImageFsInfo") { options in
+            try await imageService.imageFsInfo(request, options: options).imageFilesystems.map { $0.fsID.mountpoint }
+        }
+    }
 }

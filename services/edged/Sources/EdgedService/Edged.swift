@@ -37,6 +37,19 @@ public struct EdgedOptions: ParsableArguments, Sendable {
             help: "How often the node's and its pods' CPU and memory usage go to the cloud (kubectl top); 0: never.")
     public var usageReportSeconds: Int = 15
 
+    @Option(name: .customLong("image-gc-high-threshold"),
+            help: "Image filesystem use (%) at which unused images are removed (KubeEdge edged's default 80; 100: never).")
+    public var imageGCHighThreshold: Int = 80
+
+    @Option(name: .customLong("image-gc-low-threshold"), help: "Image filesystem use (%) image removal brings it down to.")
+    public var imageGCLowThreshold: Int = 40
+
+    @Option(name: .customLong("image-gc-minimum-age-seconds"), help: "An unused image younger than this stays.")
+    public var imageGCMinimumAgeSeconds: Int = 120
+
+    @Option(name: .customLong("image-gc-period-seconds"), help: "How often image use is looked at.")
+    public var imageGCPeriodSeconds: Int = 300
+
     @Option(name: .customLong("sync-ms"), help: "How often pods are reconciled with the runtime.")
     public var syncMs: Int = 1000
 
@@ -170,6 +183,15 @@ public final class EdgedServer: Sendable {
                 let reporter = UsageReporter(bus: self.context.bus, cri: self.cri, node: self.context.nodeName,
                                              interval: .seconds(self.options.usageReportSeconds), logger: self.logger)
                 group.addTask { try await reporter.run(connected: { self.cloudConnected.withLock { $0 } }) }
+            }
+            if self.options.imageGCHighThreshold < 100 {
+                let collector = ImageGarbageCollector(
+                    cri: self.cri,
+                    policy: ImageGCPolicy(high: self.options.imageGCHighThreshold, low: self.options.imageGCLowThreshold,
+                                          minimumAge: Double(self.options.imageGCMinimumAgeSeconds)),
+                    sandboxImage: self.options.podSandboxImage, logger: self.logger)
+                let period = Duration.seconds(max(1, self.options.imageGCPeriodSeconds))
+                group.addTask { try await collector.run(every: period) }
             }
             try await group.next()
         }
