@@ -66,6 +66,8 @@ final class PodStack: Sendable {
                 "--node-ip", "127.0.0.1", "--cgroup-root", Self.cgroupRoot, "--node-status-update-seconds", "2",
                 "--restart-backoff-seconds", "1", "--restart-backoff-max-seconds", "2", "--sync-ms", "300",
                 "--usage-report-seconds", "2",
+                // The host's own memory and disk never evict test pods (a test sets its thresholds in edgedExtra).
+                "--eviction-hard", "memory.available<1Ki",
             ] + edgedExtra
         }
         return arguments

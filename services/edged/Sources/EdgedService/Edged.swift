@@ -50,6 +50,10 @@ public struct EdgedOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("image-gc-period-seconds"), help: "How often image use is looked at.")
     public var imageGCPeriodSeconds: Int = 300
 
+    @Option(name: .customLong("eviction-interval-seconds"),
+            help: "How often node pressure is checked; under pressure one pod is evicted per check (kubelet: 10 s).")
+    public var evictionIntervalSeconds: Int = 10
+
     @Option(name: .customLong("sync-ms"), help: "How often pods are reconciled with the runtime.")
     public var syncMs: Int = 1000
 
@@ -184,6 +188,11 @@ public final class EdgedServer: Sendable {
                                              interval: .seconds(self.options.usageReportSeconds), logger: self.logger)
                 group.addTask { try await reporter.run(connected: { self.cloudConnected.withLock { $0 } }) }
             }
+            let thresholds = nodeStatus.evictionHard
+            if !thresholds.isEmpty {
+                let interval = Duration.seconds(max(1, self.options.evictionIntervalSeconds))
+                group.addTask { try await self.evictionLoop(thresholds: thresholds, every: interval) }
+            }
             if self.options.imageGCHighThreshold < 100 {
                 let collector = ImageGarbageCollector(
                     cri: self.cri,
@@ -194,6 +203,19 @@ public final class EdgedServer: Sendable {
                 group.addTask { try await collector.run(every: period) }
             }
             try await group.next()
+        }
+    }
+
+    /// kubelet's eviction manager (hard thresholds): while a signal is below its threshold, one pod per pass is
+    /// stopped and reported Failed with reason Evicted.
+    func evictionLoop(thresholds: [String: NodeResources.Threshold], every interval: Duration) async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: interval)
+            let sample = NodeResources.HostSample.read(root: rootDir)
+            let pressed = NodeResources.conditions(sample, thresholds: thresholds).filter(\.pressure)
+            guard let first = pressed.first else { continue }
+            let resource = first.type == "MemoryPressure" ? "memory" : first.type == "DiskPressure" ? "ephemeral-storage" : "pids"
+            if await worker.evictOne(resource: resource) != nil { podsChanged.signal() }
         }
     }
 

@@ -37,6 +37,9 @@ actor PodWorker {
         var lastViews: [String: ContainerView] = [:]
         var deletionSent = false
         var adopted = false
+        /// Evicted under node pressure (the message): stopped, reported Failed with reason Evicted, never restarted.
+        var evicted: String?
+        var evictionReported = false
     }
 
     struct Settings: Sendable {
@@ -182,6 +185,18 @@ actor PodWorker {
             store(record, uid: uid)
             logger.info("pod stopped for deletion", metadata: ["pod": "\(PodConfig.namespace(pod))/\(PodConfig.name(pod))"])
             return .deleted(namespace: PodConfig.namespace(pod), name: PodConfig.name(pod), uid: uid)
+        }
+        if let message = record.evicted {
+            guard !record.evictionReported else { return nil }
+            await removeFromRuntime(uid: uid, grace: 0, pod: pod)
+            record.evictionReported = true
+            var status = record.lastStatus ?? .object([])
+            status[member: "phase"] = "Failed"
+            status[member: "reason"] = "Evicted"
+            status[member: "message"] = .string(message)
+            record.lastStatus = status
+            store(record, uid: uid)
+            return .status(namespace: PodConfig.namespace(pod), name: PodConfig.name(pod), uid: uid, status: status)
         }
         if record.startTime == nil { record.startTime = RFC3339.now() }
         if !record.adopted {
@@ -1002,5 +1017,36 @@ extension PodWorker {
             return .failure(.badRequest("container \(name) is not running in pod \(pod)"))
         }
         return .success(id)
+    }
+}
+
+// MARK: - Eviction under node pressure
+
+extension PodWorker {
+    /// Evicts one pod for the signal under pressure (`memory`, `ephemeral-storage`, `pids`), as kubelet's eviction
+    /// manager does on each pass: BestEffort pods first, then Burstable, then Guaranteed; within a class the pod
+    /// started last. Returns the pod evicted, if any.
+    func evictOne(resource: String) -> String? {
+        let ranked = records.filter { $0.value.evicted == nil && $0.value.pod[path: ["metadata", "deletionTimestamp"]] == nil }
+            .sorted { a, b in
+                let qa = Self.evictionRank(a.value.pod), qb = Self.evictionRank(b.value.pod)
+                if qa != qb { return qa < qb }
+                return (a.value.startTime ?? "") > (b.value.startTime ?? "")
+            }
+        guard let (uid, record) = ranked.first else { return nil }
+        let name = "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))"
+        let message = "The node was low on resource: \(resource). "
+        records[uid]?.evicted = message
+        event(record.pod, warning: true, "Evicted", message)
+        logger.warning("evicting a pod under node pressure", metadata: ["pod": "\(name)", "resource": "\(resource)"])
+        return name
+    }
+
+    static func evictionRank(_ pod: JSONValue) -> Int {
+        switch PodStatusBuilder.qosClass(pod) {
+        case "BestEffort": 0
+        case "Burstable": 1
+        default: 2
+        }
     }
 }
