@@ -22,11 +22,12 @@ struct LinkLifecycleTests {
     func certificateRotation() async throws {
         let harness = try await LinkHarness()
         try await harness.withLogsOnFailure {
-            try await harness.startCloudhub(extra: ["--edge-cert-validity-seconds", "6"])
+            // Long enough that the first certificate is read before its renewal even on a loaded machine.
+            try await harness.startCloudhub(extra: ["--edge-cert-validity-seconds", "12"])
             let hub = try harness.startHub(token: try harness.token)
             try await harness.waitForLink()
             let first = try certificate(harness)
-            try await hub.waitForLine(containing: "edge certificate renewed", timeout: 20)
+            try await hub.waitForLine(containing: "edge certificate renewed", timeout: 30)
             try await hub.waitForLine(containing: "reconnecting with the renewed certificate", timeout: 10)
             try await harness.waitForLink()
             let second = try certificate(harness)

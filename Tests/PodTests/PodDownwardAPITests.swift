@@ -56,7 +56,8 @@ extension EdgedWorkloadSuites {
 
         @Test("env fields and resources; downwardAPI and projected volumes; labels followed live")
         func downward() async throws {
-            let stack = try await PodStack()
+            // KubeEdge's default memory threshold, so that allocatable is computed from it (not the stack's 1Ki).
+            let stack = try await PodStack(edgedExtra: ["--eviction-hard", "memory.available<100Mi"])
             let shared = try stack.sharedDirectory("downward")
             func read(_ name: String) -> String { PodStack.read(name, in: shared) }
             try await stack.run {
