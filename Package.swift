@@ -46,7 +46,7 @@ let services: [ServiceSpec] = [
         .product(name: "NIOCore", package: "swift-nio"),
     ]),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit + [
-        "CRIClient", "HTTPFetch", "FDStream", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CRIClient", "HTTPFetch", "FDStream", "YAMLJSON", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),

@@ -18,9 +18,12 @@ final class PodStack: Sendable {
     let metaServerPort: Int
     /// More flags for edged (a test's own thresholds).
     let edgedExtra: [String]
+    /// The edge services start with cloudhub gone (after hub has its certificate): autonomy from the start.
+    let cloudAbsentAtStart: Bool
 
-    init(edgedExtra: [String] = []) async throws {
+    init(edgedExtra: [String] = [], cloudAbsentAtStart: Bool = false) async throws {
         self.edgedExtra = edgedExtra
+        self.cloudAbsentAtStart = cloudAbsentAtStart
         metaServerPort = try FreePort.next()
         let containerd = try await Containerd()
         do {
@@ -45,6 +48,11 @@ final class PodStack: Sendable {
         try await link.startCloudhub()
         try link.startHub(token: try link.token)
         try await link.waitForLink()
+        if cloudAbsentAtStart {
+            link.cloudhub?.signal(SIGKILL)
+            _ = await link.cloudhub?.waitForExit(timeout: 10)
+            try await link.waitForLink("disconnected", edgeOnly: true)
+        }
         try await start("edgecontroller", ["--kubeconfig", api.kubeconfig, "--node-monitor-grace-seconds", "6"])
         try await start("meta")
         try await start("edged")

@@ -5,9 +5,13 @@ import Yams
 /// Scalars keep their text: a plain scalar that reads as a JSON number or a YAML 1.2 core boolean or null becomes one;
 /// quoted scalars stay strings.
 public enum YAMLDocuments {
-    /// Every document of a (multi-document) YAML text. Empty documents are skipped.
+    /// Every document of a (multi-document) YAML text. Empty documents are skipped. A syntax error anywhere throws
+    /// (Yams' `compose_all` sequence would end quietly at it, dropping the rest).
     public static func load(_ text: String) throws -> [JSONValue] {
-        try Yams.compose_all(yaml: text).map(json)
+        let parser = try Parser(yaml: text)
+        var documents: [JSONValue] = []
+        while let node = try parser.nextRoot() { documents.append(json(node)) }
+        return documents
     }
 
     public static func json(_ node: Node) -> JSONValue {

@@ -310,6 +310,21 @@ public final class EdgeControllerServer: Sendable {
             case .patchPodStatus:
                 object = try await client.patch(Self.pods, namespace: namespace, name: name, try Self.patchBody(content),
                                                 type: .strategicMerge, subresource: "status")
+            case .createMirrorPod:
+                // Only a mirror pod of a static pod on that very node, as kube's NodeRestriction allows a kubelet.
+                guard content[path: ["metadata", "annotations", "kubernetes.io/config.mirror"]] != nil,
+                      content.string(at: "spec.nodeName") == node else {
+                    logger.warning("refused a pod creation from a node that is not its mirror pod",
+                                   metadata: ["node": "\(node)", "pod": "\(namespace)/\(name)"])
+                    return UpstreamReply.failure(to: request, kind, error: KubeError.api(KubeStatus(
+                        code: 403, reason: "Forbidden", message: "node \(node) may only create mirror pods bound to itself")))
+                }
+                do {
+                    object = try await client.create(Self.pods, namespace: namespace, content)
+                    logger.info("mirror pod created", metadata: ["node": "\(node)", "pod": "\(namespace)/\(name)"])
+                } catch let error as KubeError where error.isAlreadyExists {
+                    object = try await client.get(Self.pods, namespace: namespace, name: name)
+                }
             case .deletePod:
                 // The node has stopped the pod's containers: finish the graceful deletion.
                 let uid = content.string(at: "preconditions.uid") ?? content.stringValue

@@ -9,6 +9,8 @@ public enum UpstreamReply {
     /// The requests edgecontroller serves, by the `{type}` of `{ns}/{type}/{name}` and the operation.
     public enum Request: Equatable, Sendable {
         case registerNode, queryNode, updateNode, patchNodeStatus, patchPodStatus, deletePod
+        /// A static pod's mirror pod (our edge's extension: KubeEdge has no static pods).
+        case createMirrorPod
         case putLease, queryLease
         /// `configmap` / `secret` queries: the object itself.
         case queryObject(type: String)
@@ -21,6 +23,7 @@ public enum UpstreamReply {
             case ("nodepatch", "patch"): self = .patchNodeStatus
             case ("podpatch", "patch"): self = .patchPodStatus
             case ("pod", "delete"): self = .deletePod
+            case ("pod", "insert"): self = .createMirrorPod
             case ("lease", "insert"), ("lease", "update"): self = .putLease
             case ("lease", "query"): self = .queryLease
             case ("configmap", "query"), ("secret", "query"): self = .queryObject(type: type)
@@ -41,7 +44,7 @@ public enum UpstreamReply {
             return reply(to: request, objectResponse(object, error: .null))
         case .patchNodeStatus, .patchPodStatus:
             return reply(to: request, objectResponse(object, error: .null), resourceVersion: version)
-        case .queryNode, .queryObject:
+        case .queryNode, .queryObject, .createMirrorPod:
             return reply(to: request, object, resourceVersion: version)
         case .updateNode:
             return reply(to: request, .string("OK"), resourceVersion: version)
@@ -62,7 +65,7 @@ public enum UpstreamReply {
         case .deletePod where kube?.isNotFound == true || kube?.isConflict == true:
             // Gone already, or a new pod of that name (the uid precondition): nothing left to finish.
             return reply(to: request, .string("OK"))
-        case .deletePod, .queryNode, .queryObject:
+        case .deletePod, .queryNode, .queryObject, .createMirrorPod:
             return reply(to: request, errorJSON)
         case .registerNode, .putLease, .patchNodeStatus, .patchPodStatus:
             // client-go hands back an empty object with the error, and cloudcore sends it as is.

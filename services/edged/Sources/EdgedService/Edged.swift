@@ -50,6 +50,13 @@ public struct EdgedOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("image-gc-period-seconds"), help: "How often image use is looked at.")
     public var imageGCPeriodSeconds: Int = 300
 
+    @Option(name: .customLong("pod-manifest-path"),
+            help: "Directory of static pod manifests (kubelet's staticPodPath): run without the cloud, mirrored in the API once connected.")
+    public var podManifestPath: String?
+
+    @Option(name: .customLong("static-pod-check-seconds"), help: "How often the static pod directory is read (kubelet: 20).")
+    public var staticPodCheckSeconds: Int = 20
+
     @Option(name: .customLong("eviction-interval-seconds"),
             help: "How often node pressure is checked; under pressure one pod is evicted per check (kubelet: 10 s).")
     public var evictionIntervalSeconds: Int = 10
@@ -168,6 +175,7 @@ public final class EdgedServer: Sendable {
         }
         let pods = try await loadPods()
         await worker.setAll(pods)
+        if let directory = options.podManifestPath { await loadStaticPods(directory) }
         logger.info("serving", metadata: ["runtime": "\(runtimeVersion)", "pods": "\(pods.count)", "node_ip": "\(nodeIP)"])
         var status: NodeStatus
         do {
@@ -188,6 +196,10 @@ public final class EdgedServer: Sendable {
                                              interval: .seconds(self.options.usageReportSeconds), logger: self.logger)
                 group.addTask { try await reporter.run(connected: { self.cloudConnected.withLock { $0 } }) }
             }
+            if let directory = self.options.podManifestPath {
+                let every = Duration.seconds(max(1, self.options.staticPodCheckSeconds))
+                group.addTask { try await self.staticPodLoop(directory, every: every) }
+            }
             let thresholds = nodeStatus.evictionHard
             if !thresholds.isEmpty {
                 let interval = Duration.seconds(max(1, self.options.evictionIntervalSeconds))
@@ -203,6 +215,45 @@ public final class EdgedServer: Sendable {
                 group.addTask { try await collector.run(every: period) }
             }
             try await group.next()
+        }
+    }
+
+    /// Reads the static pod directory; starts and stops what changed.
+    func loadStaticPods(_ directory: String) async {
+        let (pods, problems) = StaticPods.load(directory: directory, node: context.nodeName, seen: RFC3339.now())
+        for problem in problems { logger.warning("static pod manifest skipped", metadata: ["reason": "\(problem)"]) }
+        let before = Set(await worker.staticPods().map(PodConfig.uid))
+        await worker.setStatic(pods)
+        if Set(pods.map(PodConfig.uid)) != before {
+            logger.info("static pods", metadata: ["directory": "\(directory)", "pods": "\(pods.map(PodConfig.name))"])
+            podsChanged.signal()
+        }
+    }
+
+    /// The directory, re-read every period; while the cloud is there, each static pod's mirror pod is made in the
+    /// API (again after a reconnect, or when someone deleted it), as kubelet's mirror client does.
+    func staticPodLoop(_ directory: String, every period: Duration) async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: period)
+            await loadStaticPods(directory)
+            guard cloudConnected.withLock({ $0 }), registered.withLock({ $0 }) else { continue }
+            for pod in await worker.staticPods() {
+                let resource = "\(PodConfig.namespace(pod))/pod/\(PodConfig.name(pod))"
+                guard let content = try? RawJSON(StaticPods.mirror(of: pod)) else { continue }
+                guard let answer = try? await meta.request(operation: "insert", resource: resource, content: content,
+                                                            timeout: .seconds(10)) else { continue }
+                if let failure = MetaClient.failure(in: answer) {
+                    logger.warning("mirror pod not created", metadata: ["pod": "\(resource)", "reason": "\(failure)"])
+                    continue
+                }
+                // A new mirror pod has no status yet: the static pod's is sent again, changed or not.
+                let mirror = try? answer.content.parsed()
+                let reported = await worker.reportedPhase(uid: PodConfig.uid(pod))
+                if mirror?.string(at: "status.phase") != reported {
+                    await worker.forgetReportedStatus(uid: PodConfig.uid(pod))
+                    podsChanged.signal()
+                }
+            }
         }
     }
 
@@ -271,6 +322,17 @@ public final class EdgedServer: Sendable {
             }
             guard type == "pod" else { return }
             let pod = (try? envelope.content.parsed()) ?? .null
+            if StaticPods.isMirror(pod) {
+                // A mirror pod deleted in the API: confirm at once (there is nothing to stop); the static pod runs on
+                // and its mirror is made again.
+                if pod[path: ["metadata", "deletionTimestamp"]] != nil, let uid = pod.string(at: "metadata.uid") {
+                    let options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+                                              "preconditions": ["uid": .string(uid)]]
+                    try await meta.send(operation: "delete", resource: "\(PodConfig.namespace(pod))/pod/\(PodConfig.name(pod))",
+                                        content: RawJSON(options))
+                }
+                return
+            }
             switch envelope.route.operation {
             case "insert", "update": await worker.upsert(pod)
             case "delete": await worker.remove(pod)
@@ -294,7 +356,9 @@ public final class EdgedServer: Sendable {
             for report in reports {
                 switch report {
                 case .status(let namespace, let name, let uid, let status):
-                    let patch: JSONValue = ["metadata": ["uid": .string(uid)], "status": status]
+                    // A static pod's status goes to its mirror pod, whose uid the API chose.
+                    let patch: JSONValue = await worker.isStatic(uid: uid)
+                        ? ["status": status] : ["metadata": ["uid": .string(uid)], "status": status]
                     reportStatus(namespace: namespace, name: name, uid: uid,
                                  content: RawJSON(string: String(decoding: try patch.serialized(), as: UTF8.self)))
                 case .deleted(let namespace, let name, let uid):

@@ -64,6 +64,8 @@ actor PodWorker {
     var records: [String: PodRecord] = [:]
     /// Pods meta removed; their sandboxes are removed on the next pass.
     var removed: Set<String> = []
+    /// The static pods' uids (from the manifest directory, not from meta).
+    var staticUIDs: Set<String> = []
     /// Set once the node's pod list came from meta: only then are unknown sandboxes of ours orphans.
     var knowsAllPods = false
     /// kubelet's events (Pulling, Created, Started, BackOff, Unhealthy, Killing, Failed …), aggregated and limited.
@@ -98,18 +100,35 @@ actor PodWorker {
 
     func isMine(_ pod: JSONValue) -> Bool { pod.string(at: "spec.nodeName") == settings.nodeName }
 
-    /// The full list from meta (on start): pods not in it are removed.
+    /// The full list from meta (on start): pods not in it are removed (static pods are not meta's).
     func setAll(_ pods: [JSONValue]) async {
-        let mine = pods.filter(isMine)
+        let mine = pods.filter { isMine($0) && !StaticPods.isMirror($0) }
         let uids = Set(mine.map(PodConfig.uid))
-        for uid in records.keys where !uids.contains(uid) { removed.insert(uid); records[uid] = nil }
+        for uid in records.keys where !uids.contains(uid) && !staticUIDs.contains(uid) { removed.insert(uid); records[uid] = nil }
         for pod in mine { await upsert(pod) }
         knowsAllPods = true
     }
 
+    /// The static pods from `--pod-manifest-path` (all of them): new ones start, removed ones stop.
+    func setStatic(_ pods: [JSONValue]) async {
+        let uids = Set(pods.map(PodConfig.uid))
+        for uid in staticUIDs where !uids.contains(uid) { removed.insert(uid); records[uid] = nil }
+        staticUIDs = uids
+        for pod in pods { await upsert(pod) }
+    }
+
+    func staticPods() -> [JSONValue] { staticUIDs.compactMap { records[$0]?.pod } }
+
+    func isStatic(uid: String) -> Bool { staticUIDs.contains(uid) }
+
+    /// The phase last reported for a pod (nil before its first report).
+    func reportedPhase(uid: String) -> String? { records[uid]?.lastStatus?["phase"]?.stringValue }
+
     func upsert(_ pod: JSONValue) async {
         let uid = PodConfig.uid(pod)
         guard !uid.isEmpty else { return }
+        // A mirror pod is the API's picture of one of our static pods: it is never run itself.
+        guard !StaticPods.isMirror(pod) else { return }
         guard isMine(pod) else {
             if records[uid] != nil { remove(pod) }
             return
