@@ -42,7 +42,7 @@ extension EdgedWorkloadSuites {
             """
         }
 
-        @Test("kubectl edits reach the running container's files; a subPath mount keeps its file; no restart")
+        @Test("kubectl edit of a ConfigMap (and a patched Secret) reaches the running container's files; a subPath mount keeps its file; no restart")
         func liveUpdates() async throws {
             let stack = try await PodStack()
             let shared = try stack.sharedDirectory("live")
@@ -55,7 +55,9 @@ extension EdgedWorkloadSuites {
                     read("greeting") == "hello-1" && read("token") == "secret-1" && read("pinned") == "hello-1"
                 }
 
-                _ = try await stack.kubectl("patch", "configmap", "live-config", "--type=merge", "-p", #"{"data":{"greeting":"hello-2"}}"#)
+                // kubectl edit, as a person would (the editor is sed).
+                _ = try await stack.api.ok("edit", "configmap", "live-config",
+                                           environment: ["KUBE_EDITOR": "sed -i s/hello-1/hello-2/"])
                 _ = try await stack.kubectl("patch", "secret", "live-secret", "--type=merge", "-p", #"{"stringData":{"token":"secret-2"}}"#)
                 try await eventually("the edits inside the running container", timeout: 30) {
                     read("greeting") == "hello-2" && read("token") == "secret-2"
