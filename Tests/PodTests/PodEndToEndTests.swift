@@ -148,6 +148,21 @@ final class PodStack: Sendable {
         try await api.ok(arguments)
     }
 
+    /// A pod of the test image (busybox) bound to the edge node, with one container `main` running `command`;
+    /// `container` adds YAML lines to the container (probes, resources), `spec` to the pod spec.
+    static func pod(_ name: String, _ command: [String], container: [String] = [], spec: [String] = []) -> String {
+        let quoted = command.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        var lines = [
+            "apiVersion: v1", "kind: Pod", "metadata: {name: \(name), namespace: default}", "spec:",
+            "  nodeName: \(node)", "  terminationGracePeriodSeconds: 1",
+        ]
+        lines += spec.map { "  " + $0 }
+        lines += ["  containers:", "  - name: main", "    image: \(Containerd.busyboxImage)",
+                  "    command: [\(quoted.joined(separator: ", "))]"]
+        lines += container.map { "    " + $0 }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// A directory of the test's, for hostPath volumes through which a container shows what it sees.
     func sharedDirectory(_ name: String) throws -> URL {
         let url = directory.appendingPathComponent(name)

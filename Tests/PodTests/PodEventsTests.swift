@@ -7,40 +7,14 @@ extension EdgedWorkloadSuites {
     /// `kubectl get events` show them.
     @Suite("pod events", .serialized, .timeLimit(.minutes(5)))
     struct PodEventsTests {
-        static let manifests = """
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: normal, namespace: default}
-            spec:
-              nodeName: edge-1
-              terminationGracePeriodSeconds: 1
-              containers:
-              - {name: main, image: localhost/edge/busybox:local, command: ["sleep", "3600"]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: ghost, namespace: default}
-            spec:
-              nodeName: edge-1
-              terminationGracePeriodSeconds: 1
-              containers:
-              - {name: main, image: "localhost/edge/does-not-exist:1", command: ["sleep", "3600"]}
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: sick, namespace: default}
-            spec:
-              nodeName: edge-1
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: localhost/edge/busybox:local
-                command: ["sleep", "3600"]
-                livenessProbe:
-                  exec: {command: ["cat", "/tmp/healthy"]}
-                  periodSeconds: 1
-                  failureThreshold: 2
-            """
+        static let manifests = [
+            PodStack.pod("normal", ["sleep", "3600"]),
+            PodStack.pod("ghost", ["sleep", "3600"]).replacingOccurrences(
+                of: Containerd.busyboxImage, with: "localhost/edge/does-not-exist:1"),
+            PodStack.pod("sick", ["sleep", "3600"], container: [
+                "livenessProbe:", "  exec: {command: [\"cat\", \"/tmp/healthy\"]}", "  periodSeconds: 1", "  failureThreshold: 2",
+            ]),
+        ].joined(separator: "---\n")
 
         func reasons(_ stack: PodStack, _ pod: String) async -> [String] {
             let out = (try? await stack.kubectl("get", "events", "--field-selector", "involvedObject.name=\(pod)",

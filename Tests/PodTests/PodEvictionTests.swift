@@ -15,28 +15,12 @@ extension EdgedWorkloadSuites {
             try await stack.run {
                 try await stack.waitFor("node MemoryPressure", timeout: 60, "node", PodStack.node,
                                         #"{.status.conditions[?(@.type=="MemoryPressure")].status}"#) { $0 == "True" }
-                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: guaranteed, namespace: default}
-                    spec:
-                      nodeName: edge-1
-                      terminationGracePeriodSeconds: 1
-                      containers:
-                      - name: main
-                        image: localhost/edge/busybox:local
-                        command: ["sleep", "3600"]
-                        resources: {limits: {cpu: 100m, memory: 32Mi}, requests: {cpu: 100m, memory: 32Mi}}
-                    ---
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: besteffort, namespace: default}
-                    spec:
-                      nodeName: edge-1
-                      terminationGracePeriodSeconds: 1
-                      containers:
-                      - {name: main, image: localhost/edge/busybox:local, command: ["sleep", "3600"]}
-                    """)
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: [
+                    PodStack.pod("guaranteed", ["sleep", "3600"], container: [
+                        "resources: {limits: {cpu: 100m, memory: 32Mi}, requests: {cpu: 100m, memory: 32Mi}}",
+                    ]),
+                    PodStack.pod("besteffort", ["sleep", "3600"]),
+                ].joined(separator: "---\n"))
                 try await stack.waitFor("besteffort evicted", timeout: 60, "pod", "besteffort", "{.status.reason}") { $0 == "Evicted" }
                 #expect(try await stack.jsonpath("pod", "guaranteed", "{.status.reason}") != "Evicted")
                 #expect(try await stack.jsonpath("pod", "besteffort", "{.status.phase}") == "Failed")

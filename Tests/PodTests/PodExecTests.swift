@@ -7,16 +7,7 @@ extension EdgedWorkloadSuites {
     /// a stream session over the link, and edged's SPDY session with containerd's CRI streaming server.
     @Suite("kubectl exec", .serialized, .timeLimit(.minutes(5)))
     struct PodExecTests {
-        static let manifest = """
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: shell, namespace: default}
-            spec:
-              nodeName: edge-1
-              terminationGracePeriodSeconds: 1
-              containers:
-              - {name: main, image: localhost/edge/busybox:local, command: ["sleep", "3600"]}
-            """
+        static let manifest = PodStack.pod("shell", ["sleep", "3600"])
 
         @Test("a command's output, its stderr and exit code, stdin piped in, an interactive shell through tmux, attach")
         func exec() async throws {
@@ -71,16 +62,8 @@ extension EdgedWorkloadSuites {
                 }
 
                 // kubectl attach: the running main process's output as it comes.
-                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: ticker, namespace: default}
-                    spec:
-                      nodeName: edge-1
-                      terminationGracePeriodSeconds: 1
-                      containers:
-                      - {name: main, image: localhost/edge/busybox:local, command: ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.3; done"]}
-                    """)
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: PodStack.pod(
+                    "ticker", ["sh", "-c", "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.3; done"]))
                 try await stack.waitFor("ticker Running", timeout: 90, "pod", "ticker", "{.status.phase}") { $0 == "Running" }
                 let attached = try ChildProcess(kubectl, ["--cache-dir", stack.api.directory.appendingPathComponent("kube-cache").path,
                                                           "attach", "ticker"], environment: environment)

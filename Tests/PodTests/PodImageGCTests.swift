@@ -16,16 +16,7 @@ extension EdgedWorkloadSuites {
             ])
             try await stack.run {
                 try await stack.waitForNodeReady()
-                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: keeper, namespace: default}
-                    spec:
-                      nodeName: edge-1
-                      terminationGracePeriodSeconds: 1
-                      containers:
-                      - {name: main, image: localhost/edge/busybox:local, command: ["sleep", "3600"]}
-                    """)
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: PodStack.pod("keeper", ["sleep", "3600"]))
                 try await stack.waitFor("keeper Running", timeout: 90, "pod", "keeper", "{.status.phase}") { $0 == "Running" }
                 try stack.containerd.importImage("localhost/edge/spare:1", command: ["true"])
                 #expect(try stack.containerd.imageReferences().contains("localhost/edge/spare:1"))

@@ -7,7 +7,8 @@ extension EdgedWorkloadSuites {
     /// stream extension), edged reads its own CRI log files and streams them back with flow control.
     @Suite("kubectl logs", .serialized, .timeLimit(.minutes(5)))
     struct PodLogsTests {
-        static let manifests = """
+        static let manifests = PodStack.pod("crasher", ["sh", "-c", "echo run-$(cat /proc/sys/kernel/random/uuid); sleep 1; exit 3"])
+            + "---\n" + """
             apiVersion: v1
             kind: Pod
             metadata: {name: talker, namespace: default}
@@ -21,17 +22,6 @@ extension EdgedWorkloadSuites {
               - name: side
                 image: localhost/edge/busybox:local
                 command: ["sh", "-c", "echo side-hello; echo side-err >&2; exec sleep 3600"]
-            ---
-            apiVersion: v1
-            kind: Pod
-            metadata: {name: crasher, namespace: default}
-            spec:
-              nodeName: edge-1
-              terminationGracePeriodSeconds: 1
-              containers:
-              - name: main
-                image: localhost/edge/busybox:local
-                command: ["sh", "-c", "echo run-$(cat /proc/sys/kernel/random/uuid); sleep 1; exit 3"]
             """
 
         static func lines(_ text: String) -> [String] {
@@ -137,19 +127,8 @@ extension EdgedWorkloadSuites {
             let stack = try await PodStack()
             try await stack.run {
                 try await stack.waitForNodeReady()
-                _ = try await stack.api.ok(["apply", "-f", "-"], input: """
-                    apiVersion: v1
-                    kind: Pod
-                    metadata: {name: busy, namespace: default}
-                    spec:
-                      nodeName: edge-1
-                      terminationGracePeriodSeconds: 1
-                      containers:
-                      - name: spin
-                        image: localhost/edge/busybox:local
-                        command: ["sh", "-c", "while true; do :; done"]
-                        resources: {limits: {cpu: 300m, memory: 64Mi}}
-                    """)
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: PodStack.pod(
+                    "busy", ["sh", "-c", "while true; do :; done"], container: ["resources: {limits: {cpu: 300m, memory: 64Mi}}"]))
                 try await stack.waitFor("busy Running", timeout: 90, "pod", "busy", "{.status.phase}") { $0 == "Running" }
                 try await eventually("kubectl top node shows edge-1", timeout: 60) {
                     let out = (try? await stack.kubectl("top", "node", "--no-headers")) ?? ""
@@ -163,7 +142,7 @@ extension EdgedWorkloadSuites {
                     return cpu >= 100
                 }
                 let all = try await stack.kubectl("top", "pod", "--containers")
-                #expect(all.contains("busy") && all.contains("spin"), "\(all)")
+                #expect(all.contains("busy") && all.contains("main"), "\(all)")
             }
         }
     }
