@@ -29,6 +29,12 @@ extension EdgedWorkloadSuites {
                 #expect(piped.status == 0, "\(piped)")
                 #expect(piped.stdout == "hi from stdin\n", "\(piped)")
 
+                // A large output arrives whole (flow control all the way to the runtime's stream).
+                let large = try await stack.api.kubectl(["exec", "shell", "--", "sh", "-c",
+                                                          "dd if=/dev/zero bs=100000 count=40 2>/dev/null"])
+                #expect(large.status == 0 && large.stdout.utf8.count == 4_000_000,
+                        "\(large.status) \(large.stdout.utf8.count) bytes, \(large.stderr.prefix(300))")
+
                 let missing = try await stack.api.kubectl(["exec", "shell", "-c", "nope", "--", "true"])
                 #expect(missing.status != 0)
 

@@ -1,5 +1,6 @@
 import EdgeProtocol
 import FDStream
+import Foundation
 import Synchronization
 
 /// An exec or attach with the container runtime's streaming server (the URL CRI `Exec` / `Attach` returns): HTTP
@@ -22,7 +23,15 @@ final class RemoteCommand: Sendable {
         var handshakeResult: Result<Void, StreamFailure>?
         var status: [UInt8] = []
         var ended = false
+        /// Output handed to `events` and not yet taken by the session (`consumed`).
+        var buffered = 0
+        var closing = false
     }
+
+    /// Output the runtime may have waiting here: past it the reader stops reading, so TCP holds the runtime back
+    /// (a command printing faster than the cloud side takes it never grows edged's memory).
+    static let bufferLimit = 1 << 20
+    private let room = NSCondition()
 
     let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
@@ -143,6 +152,14 @@ final class RemoteCommand: Sendable {
 
     func close() {
         stream.close()
+        state.withLock { $0.closing = true }
+        room.broadcast()
+    }
+
+    /// The session sent `count` bytes of output on: the reader may read that much more.
+    func consumed(_ count: Int) {
+        state.withLock { $0.buffered -= count }
+        room.broadcast()
     }
 
     private func received(_ bytes: [UInt8]) {
@@ -197,7 +214,20 @@ final class RemoteCommand: Sendable {
         }
         if let handshake { finishHandshake(handshake) }
         if !replies.isEmpty { try? write(replies) }
+        let size = out.reduce(0) { total, event in
+            switch event {
+            case .stdout(let bytes), .stderr(let bytes): total + bytes.count
+            default: total
+            }
+        }
+        state.withLock { $0.buffered += size }
         for event in out { sink.yield(event) }
+        // The reader thread waits here while the session is behind.
+        while state.withLock({ $0.buffered > Self.bufferLimit && !$0.ended && !$0.closing }) {
+            room.lock()
+            _ = room.wait(until: Date().addingTimeInterval(0.2))
+            room.unlock()
+        }
         if let broken {
             ended(broken)
             stream.close()

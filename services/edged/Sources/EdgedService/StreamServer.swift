@@ -211,8 +211,10 @@ final class StreamServer: Sendable {
             switch event {
             case .stdout(let bytes):
                 guard await write(session, bytes, channel: .stdout) else { return nil }
+                command.consumed(bytes.count)
             case .stderr(let bytes):
                 guard await write(session, bytes, channel: .stderr) else { return nil }
+                command.consumed(bytes.count)
             case .status(let json):
                 await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: .status, bytes: json))
             case .closed:
