@@ -145,5 +145,36 @@ extension EdgedWorkloadSuites {
                 #expect(all.contains("busy") && all.contains("main"), "\(all)")
             }
         }
+
+        @Test("ten kubectl logs -f at once on a chatty pod: every one follows, and a new pod still starts promptly")
+        func tenFollowers() async throws {
+            let stack = try await PodStack()
+            try await stack.run {
+                try await stack.waitForNodeReady()
+                // About 100 KB/s of log lines, so ten followers move ~1 MB/s through the link.
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: PodStack.pod("chatty", ["sh", "-c",
+                    "while true; do i=0; while [ $i -lt 50 ]; do echo chatty-$i-0123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done; sleep 0.05; done"]))
+                try await stack.waitFor("chatty Running", timeout: 90, "pod", "chatty", "{.status.phase}") { $0 == "Running" }
+                let followers = try (0..<10).map { _ in
+                    try ChildProcess(try Executables.which("kubectl"), [
+                        "--cache-dir", stack.api.directory.appendingPathComponent("kube-cache").path,
+                        "logs", "-f", "chatty", "--tail=1",
+                    ], environment: stack.api.kubectlEnvironment)
+                }
+                defer { for follower in followers { follower.signal(SIGKILL) } }
+                for follower in followers {
+                    try await follower.waitForLines(timeout: 30, "a stream of lines") { $0.count >= 200 }
+                }
+                // Other traffic goes on beside the ten streams: a new pod is created, started and reported Running.
+                let started = ContinuousClock.now
+                _ = try await stack.api.ok(["apply", "-f", "-"], input: PodStack.pod("meanwhile", ["sleep", "3600"]))
+                try await stack.waitFor("meanwhile Running", timeout: 30, "pod", "meanwhile", "{.status.phase}") { $0 == "Running" }
+                let took = ContinuousClock.now - started
+                #expect(took < .seconds(10), "a pod took \(took) to start beside ten log streams")
+                for follower in followers {
+                    try await follower.waitForLines(timeout: 30, "still following") { $0.count >= 400 }
+                }
+            }
+        }
     }
 }
