@@ -54,7 +54,7 @@ public final class DeviceEvents: Sendable {
     }
 
     /// Waits until `device` has reported every `values` (property → value) in its latest twin/update messages.
-    public func waitForValues(_ device: String, _ values: [String: String], timeout: Double = 20) async throws {
+    public func waitForValues(_ device: String, _ values: [String: String], timeout: Double = 45) async throws {
         try await events.wait(timeout: timeout, "twin values \(values) of \(device)") { events in
             values.allSatisfy { name, value in
                 events.last { $0.device == device && Self.value($0, name) != nil }.flatMap { Self.value($0, name) }
@@ -64,7 +64,7 @@ public final class DeviceEvents: Sendable {
     }
 
     /// Waits until the latest state/update of `device` is `state`.
-    public func waitForState(_ device: String, _ state: String, timeout: Double = 20) async throws {
+    public func waitForState(_ device: String, _ state: String, timeout: Double = 45) async throws {
         try await events.wait(timeout: timeout, "state \(state) of \(device)") { events in
             events.last { $0.device == device && $0.kind == "state" }?.json["state"]?.stringValue == state
         }
