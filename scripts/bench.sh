@@ -253,7 +253,7 @@ if run_part pods && [ "$(id -u)" -eq 0 ] && [ -x /usr/bin/containerd ]; then
 YAML
   LOGFILE=""
   for _ in $(seq 600); do
-    LOGFILE=$(ls "$WORK"/pod-edged/pods/*/logs/main_0.log 2>/dev/null | head -1)
+    LOGFILE=$(ls "$WORK"/pod-edged/pods/*/logs/main_0.log 2>/dev/null | head -1 || true)
     [ -n "$LOGFILE" ] && [ "$(stat -c %s "$LOGFILE")" -gt 10485760 ] && break
     sleep 0.1
   done
@@ -285,6 +285,23 @@ YAML
   echo "kubectl exec bench-logs -- true (20 runs): $(percentiles < "$WORK/exec.times"), kubectl's own start included"
   echo "ctr task exec of true in the same container (20 runs): $(percentiles < "$WORK/ctr-exec.times")"
   echo "  Pss (kB) after exec: apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+  # Other traffic beside ten kubectl logs -f of a chatty pod (~100 KB/s each): pod create → Running again.
+  "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench-chatty","namespace":"default"},"spec":{"nodeName":"bench-node",
+ "terminationGracePeriodSeconds":0,"containers":[{"name":"main","image":"localhost/edge/busybox:local","command":["sh","-c",
+ "while true; do i=0; while [ \$i -lt 50 ]; do echo chatty-\$i-0123456789012345678901234567890123456789012345678901234567890123456789; i=\$((i+1)); done; sleep 0.05; done"]}]}}
+YAML
+  for _ in $(seq 600); do
+    [ "$("${KUBECTL[@]}" get pod bench-chatty -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ] && break; sleep 0.1
+  done
+  FOLLOWERS=()
+  for _ in $(seq 10); do "${KUBECTL[@]}" logs -f bench-chatty > /dev/null 2>&1 & FOLLOWERS+=($!); done
+  sleep 2   # the streams are flowing (tooling run, not a test)
+  echo "with ten kubectl logs -f of a chatty pod running:"
+  "$BIN/bench" pods --kubeconfig "$KUBECONFIG_BENCH" --node bench-node --containerd-socket "$CTD/containerd.sock" --count 10
+  for pid in "${FOLLOWERS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 300); do [ -z "$("${KUBECTL[@]}" get pods -l bench=pods -o name 2>/dev/null)" ] && break; sleep 0.1; done
+  "${KUBECTL[@]}" delete pod bench-chatty --wait=false > /dev/null 2>&1 || true
   "${KUBECTL[@]}" delete pod bench-logs --wait=false > /dev/null 2>&1 || true
   kill "$EDGED" 2>/dev/null || true; wait "$EDGED" 2>/dev/null || true
   ctd_stop "$CTD"; rm -rf "$CTD"
