@@ -64,9 +64,12 @@ struct RemoteCommandEndpoint: Sendable {
 
     static func query(_ path: String) -> [(String, String)] {
         guard let mark = path.firstIndex(of: "?") else { return [] }
-        return path[path.index(after: mark)...].split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-            return (parts[0], parts.count > 1 ? parts[1].replacingOccurrences(of: "+", with: " ") : "")
+        return path[path.index(after: mark)...].split(separator: "&").compactMap { pair in
+            // `+` is a space in a query; a pair without a name (`=x`) is dropped.
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                .map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            guard let name = parts.first, !name.isEmpty else { return nil }
+            return (name, parts.count > 1 ? parts[1] : "")
         }
     }
 
