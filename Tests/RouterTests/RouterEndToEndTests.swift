@@ -18,7 +18,9 @@ final class RouterStack: Sendable {
     let routerPort: Int
     let edgeAppPort: Int
     let cloudTargetPort: Int
-    let deadPort: Int
+    /// Held bound, never listened on: nothing answers there, and no other test's server can take it.
+    let dead: DeadPort
+    var deadPort: Int { dead.port }
     let edgeApp: ChildProcess
     let cloudTarget: ChildProcess
     private let processes = Watched<[String: ChildProcess]>([:])
@@ -31,7 +33,7 @@ final class RouterStack: Sendable {
         routerPort = try FreePort.next()
         edgeAppPort = try FreePort.next()
         cloudTargetPort = try FreePort.next()
-        deadPort = try FreePort.next()
+        dead = try DeadPort()
         let peer = Repository.root.appendingPathComponent("Tests/Peers/http_peer.py").path
         edgeApp = try ChildProcess(try Executables.which("python3"), [peer, "\(edgeAppPort)"])
         cloudTarget = try ChildProcess(try Executables.which("python3"), [peer, "\(cloudTargetPort)"])
