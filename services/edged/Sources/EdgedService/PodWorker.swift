@@ -496,6 +496,22 @@ actor PodWorker {
                 "attempt": "\(state.attempt)",
             ])
         } catch {
+            // A create the runtime did although its answer was lost (the connection dropped): the name is taken by
+            // that container, so it is adopted rather than created again (which would fail the same way forever).
+            if state.id == nil, "\(error)".contains("reserve container name") {
+                var filter = Runtime_V1_ContainerFilter()
+                filter.podSandboxID = sandboxID
+                if let existing = (try? await cri.listContainers(filter: filter))?.first(where: {
+                    $0.metadata.name == name && $0.metadata.attempt == state.attempt
+                }) {
+                    state.id = existing.id
+                    view.containerID = existing.id
+                    logger.notice("adopted a container whose creation answer was lost", metadata: [
+                        "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)",
+                    ])
+                    return view
+                }
+            }
             state.retryAt = .now + .seconds(5)
             state.waiting = ("CreateContainerError", "\(error)")
             view.state = .waiting(reason: "CreateContainerError", message: "\(error)")
