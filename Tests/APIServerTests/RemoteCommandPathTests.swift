@@ -12,8 +12,8 @@ struct RemoteCommandPathTests {
         #expect(RemoteCommandEndpoint.target("/api/v1/namespaces/shop/pods/web/log") == nil)
         #expect(RemoteCommandEndpoint.target("/api/v1/namespaces/shop/pods/web") == nil)
         let query = RemoteCommandEndpoint.query("/x?command=sh&command=-c&command=echo+a%26b&stdin=true&=&&tty")
-        #expect(query.filter { $0.0 == "command" }.map(\.1) == ["sh", "-c", "echo a&b"])
-        #expect(query.contains { $0 == ("stdin", "true") } && query.contains { $0 == ("tty", "") })
-        #expect(query.count == 5)
+        #expect(query.values("command") == ["sh", "-c", "echo a&b"])
+        #expect(query.value("stdin") == "true" && query.value("tty") == "")
+        #expect(query.parameters.count == 5)
     }
 }

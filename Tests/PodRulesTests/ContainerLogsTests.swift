@@ -20,7 +20,14 @@ struct ContainerLogsTests {
         var selection = LogSelection(options: options, now: now)
         let (lines, rest) = LogSelection.lines(Array(Self.file.utf8))
         #expect(rest == Array("2026-12-03T10:00:04Z stdout F fi".utf8))
-        return String(decoding: selection.render(selection.join(lines), tail: options.tailLines), as: UTF8.self)
+        var whole = selection.join(lines)
+        if let tail = options.tailLines {
+            // As edged reads a file for --tail: the last N lines shown, kept while reading.
+            var kept = LastLines(capacity: tail)
+            for line in whole where selection.shows(line) { kept.append(line) }
+            whole = kept.lines
+        }
+        return String(decoding: selection.render(whole), as: UTF8.self)
     }
 
     @Test("whole lines, partial ones joined, malformed ones skipped, the unfinished last line held back")

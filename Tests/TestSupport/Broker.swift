@@ -93,31 +93,13 @@ public enum TemporaryDirectory {
 public enum FreePort {
     /// A loopback TCP port that was free a moment ago (bound to port 0 and released).
     public static func next() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestSupportError("bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let (fd, port) = try bindLoopback()
+        close(fd)
+        return port
     }
-}
 
-/// A loopback port held bound but never listened on for the object's life: connecting to it is refused, and no other
-/// test can take it meanwhile (a port merely free a moment ago may be taken by another test's server).
-public final class DeadPort: Sendable {
-    public let port: Int
-    private let fd: Int32
-
-    public init() throws {
+    /// A TCP socket bound to a loopback port the kernel chose (not listening), and that port.
+    static func bindLoopback() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket() failed") }
         var address = sockaddr_in()
@@ -134,8 +116,18 @@ public final class DeadPort: Sendable {
             close(fd)
             throw TestSupportError("bind() failed")
         }
-        self.fd = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+}
+
+/// A loopback port held bound but never listened on for the object's life: connecting to it is refused, and no other
+/// test can take it meanwhile (a port merely free a moment ago may be taken by another test's server).
+public final class DeadPort: Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        (fd, port) = try FreePort.bindLoopback()
     }
 
     deinit { close(fd) }

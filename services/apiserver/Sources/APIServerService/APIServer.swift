@@ -111,8 +111,9 @@ public final class APIServerRuntime: Sendable {
         let secure = APIResponder(core: core, authenticator: Authenticator(tokens: [credentials.token]),
                                   options: handlerOptions, logger: logger)
         // kubectl exec and attach: WebSocket upgrades, taken before the responder.
-        let secureCommands = RemoteCommandEndpoint(core: core, streams: streams, tokens: [credentials.token], logger: logger)
-        let plainCommands = RemoteCommandEndpoint(core: core, streams: streams, tokens: [], logger: logger)
+        let secureCommands = RemoteCommandEndpoint(core: core, streams: streams,
+                                                   authenticator: Authenticator(tokens: [credentials.token]), logger: logger)
+        let plainCommands = RemoteCommandEndpoint(core: core, streams: streams, authenticator: nil, logger: logger)
         let quiet = Self.quiet(logger)
         let store = core.store
         var parts: [any Service] = [

@@ -272,11 +272,10 @@ public final class CloudHubServer: NodeSessionHost {
 
     /// A session's frame from a node, for the API server; usage figures, retained for it.
     func forwardStream(_ message: Message, from node: String) async {
-        let topic = message.route.operation == StreamProtocol.Operation.metrics.rawValue
-            ? Topics.nodeMetrics(node) : Topics.streamFromNode(session: message.route.resource)
-        let retain = topic == Topics.nodeMetrics(node)
+        let metrics = message.route.operation == StreamProtocol.Operation.metrics.rawValue
+        let topic = metrics ? Topics.nodeMetrics(node) : Topics.streamFromNode(session: message.route.resource)
         do {
-            try await context.bus.publish(topic, MessageCodec.encode(message), retain: retain)
+            try await context.bus.publish(topic, MessageCodec.encode(message), retain: metrics)
         } catch {
             logger.warning("stream frame not passed to the cloud bus", metadata: ["node": "\(node)", "reason": "\(error)"])
         }

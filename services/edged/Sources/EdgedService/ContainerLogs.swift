@@ -119,12 +119,10 @@ struct LogSelection {
     /// Whether the line is recent enough to show (sinceSeconds, sinceTime).
     func shows(_ line: CRILogLine) -> Bool { since.map { line.seconds >= $0 } ?? true }
 
-    /// The bytes to show for these whole lines, the last `tail` of them when given.
-    mutating func render(_ lines: [CRILogLine], tail: Int?) -> [UInt8] {
-        var chosen = lines.filter(shows)
-        if let tail { chosen = tail <= 0 ? [] : Array(chosen.suffix(tail)) }
+    /// The bytes to show for these whole lines (`--tail` picks its lines before, with `LastLines`).
+    mutating func render(_ lines: [CRILogLine]) -> [UInt8] {
         var out: [UInt8] = []
-        for line in chosen {
+        for line in lines where shows(line) {
             if options.timestamps { out += Array(line.time.utf8) + [UInt8(ascii: " ")] }
             out += line.content
             out.append(UInt8(ascii: "\n"))

@@ -978,16 +978,18 @@ struct LogTarget: Sendable, Equatable {
 }
 
 extension PodWorker {
-    /// The log file of a pod's container (its latest attempt, or the one before with `previous`), with kube's
-    /// errors for a container that is not there, has not started, or has no previous attempt.
-    func logTarget(namespace: String, pod: String, container: String, previous: Bool) -> Result<LogTarget, StreamFailure> {
+    /// A stream session's pod and container (the pod's only container when none is named), with kube's errors for a
+    /// pod not on this node, a missing name among several containers, or a container the pod does not have.
+    func streamTarget(namespace: String, pod: String, container: String)
+        -> Result<(uid: String, record: PodRecord, container: String), StreamFailure>
+    {
         guard let (uid, record) = records.first(where: {
             PodConfig.namespace($0.value.pod) == namespace && PodConfig.name($0.value.pod) == pod
         }) else {
             return .failure(.notFound("pods \"\(pod)\" not found on node \"\(settings.nodeName)\""))
         }
-        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        let initNames = (record.pod["spec"]?["initContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        let names = PodConfig.containers(record.pod).compactMap { $0.string(at: "name") }
+        let initNames = PodConfig.initContainers(record.pod).compactMap { $0.string(at: "name") }
         var name = container
         if name.isEmpty {
             guard names.count == 1 else {
@@ -997,6 +999,17 @@ extension PodWorker {
         }
         guard names.contains(name) || initNames.contains(name) else {
             return .failure(.badRequest("container \(name) is not valid for pod \(pod)"))
+        }
+        return .success((uid, record, name))
+    }
+
+    /// The log file of a pod's container (its latest attempt, or the one before with `previous`), with kube's
+    /// errors for a container that has not started or has no previous attempt.
+    func logTarget(namespace: String, pod: String, container: String, previous: Bool) -> Result<LogTarget, StreamFailure> {
+        let uid: String, record: PodRecord, name: String
+        switch streamTarget(namespace: namespace, pod: pod, container: container) {
+        case .success(let found): (uid, record, name) = found
+        case .failure(let failure): return .failure(failure)
         }
         let directory = podDir(uid) + "/logs"
         guard let current = record.containers[name], current.id != nil || current.attempt > 0 else {
@@ -1022,36 +1035,23 @@ extension PodWorker {
 
     /// Whether that attempt of the container is still the running one (a followed log ends when it is not).
     func stillRunning(namespace: String, pod: String, container: String, attempt: UInt32) -> Bool {
-        guard let record = records.values.first(where: {
-            PodConfig.namespace($0.pod) == namespace && PodConfig.name($0.pod) == pod
-        }) else { return false }
-        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        let name = container.isEmpty ? (names.first ?? "") : container
-        guard record.containers[name]?.attempt == attempt else { return false }
+        guard case .success(let (_, record, name)) = streamTarget(namespace: namespace, pod: pod, container: container),
+              record.containers[name]?.attempt == attempt else { return false }
         if case .running? = record.lastViews[name]?.state { return true }
         return false
     }
-}
 
-extension PodWorker {
     /// The running container `kubectl exec` / `attach` reaches, with kube's errors when it is not running.
     func runningContainer(namespace: String, pod: String, container: String) -> Result<String, StreamFailure> {
-        guard let record = records.values.first(where: {
-            PodConfig.namespace($0.pod) == namespace && PodConfig.name($0.pod) == pod
-        }) else {
-            return .failure(.notFound("pods \"\(pod)\" not found on node \"\(settings.nodeName)\""))
+        switch streamTarget(namespace: namespace, pod: pod, container: container) {
+        case .failure(let failure):
+            return .failure(failure)
+        case .success(let (_, record, name)):
+            guard let id = record.containers[name]?.id, case .running? = record.lastViews[name]?.state else {
+                return .failure(.badRequest("container \(name) is not running in pod \(pod)"))
+            }
+            return .success(id)
         }
-        let names = (record.pod["spec"]?["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-        let name = container.isEmpty ? (names.first ?? "") : container
-        guard names.contains(name) || (record.pod["spec"]?["initContainers"]?.arrayValue ?? []).contains(where: {
-            $0["name"]?.stringValue == name
-        }) else {
-            return .failure(.badRequest("container \(name) is not valid for pod \(pod)"))
-        }
-        guard let id = record.containers[name]?.id, case .running? = record.lastViews[name]?.state else {
-            return .failure(.badRequest("container \(name) is not running in pod \(pod)"))
-        }
-        return .success(id)
     }
 }
 

@@ -39,15 +39,15 @@ enum StaticPods {
 
     /// kubelet's treatment of a static pod: its name gets `-<node>`, its namespace defaults to `default`, its uid is a
     /// hash of the manifest and the node (the same manifest always makes the same pod), and it is bound to the node.
-    static func normalize(_ document: JSONValue, node: String, seen: String) -> Result<JSONValue, StreamError> {
+    static func normalize(_ document: JSONValue, node: String, seen: String) -> Result<JSONValue, EdgedError> {
         guard document["kind"]?.stringValue == "Pod" else {
-            return .failure(StreamError("not a Pod (kind \(document["kind"]?.stringValue ?? "none"))"))
+            return .failure(EdgedError("not a Pod (kind \(document["kind"]?.stringValue ?? "none"))"))
         }
         guard let name = document["metadata"]?["name"]?.stringValue, !name.isEmpty else {
-            return .failure(StreamError("a Pod without metadata.name"))
+            return .failure(EdgedError("a Pod without metadata.name"))
         }
         guard let containers = document["spec"]?["containers"]?.arrayValue, !containers.isEmpty else {
-            return .failure(StreamError("pod \(name) has no containers"))
+            return .failure(EdgedError("pod \(name) has no containers"))
         }
         let hash = uid(of: ((try? document.serialized()) ?? []) + Array(node.utf8))
         var pod = document

@@ -252,12 +252,12 @@ final class StreamServer: Sendable {
                 rest = remainder
                 for line in selection.join(lines) where selection.shows(line) { kept.append(line) }
             }
-            guard await write(session, selection.render(kept.lines, tail: nil)) else { return nil }
+            guard await write(session, selection.render(kept.lines)) else { return nil }
         } else {
             while !Task.isCancelled, !selection.exhausted, let chunk = try? file.read(upToCount: Self.readSize), !chunk.isEmpty {
                 let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
                 rest = remainder
-                guard await write(session, selection.render(selection.join(lines), tail: nil)) else { return nil }
+                guard await write(session, selection.render(selection.join(lines))) else { return nil }
             }
         }
         // Then, with `follow`, what the container writes until it stops or the reader leaves.
@@ -265,7 +265,7 @@ final class StreamServer: Sendable {
             if let chunk = try? file.read(upToCount: Self.readSize), !chunk.isEmpty {
                 let (lines, remainder) = LogSelection.lines(rest + Array(chunk))
                 rest = remainder
-                guard await write(session, selection.render(selection.join(lines), tail: nil)) else { return nil }
+                guard await write(session, selection.render(selection.join(lines))) else { return nil }
                 continue
             }
             guard request.logs.follow else { return nil }
@@ -275,7 +275,7 @@ final class StreamServer: Sendable {
                 // One last look: the lines written just before it stopped.
                 if let tail = try? file.readToEnd(), !tail.isEmpty {
                     let (lines, _) = LogSelection.lines(rest + Array(tail))
-                    _ = await write(session, selection.render(selection.join(lines), tail: nil))
+                    _ = await write(session, selection.render(selection.join(lines)))
                 }
                 return nil
             }

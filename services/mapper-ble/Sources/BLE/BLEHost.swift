@@ -599,8 +599,6 @@ public final class BLEConnection: ATTBearer {
         self.generation = generation
     }
 
-    public var isConnected: Bool { host.isConnected(handle: handle, generation: generation) }
-
     /// Sends a request and returns the server's answer (an Error Response is returned, not thrown).
     public func request(_ request: ATTRequest) async throws -> ATTServerPDU {
         await requests.acquire()

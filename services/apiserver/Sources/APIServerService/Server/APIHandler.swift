@@ -27,7 +27,12 @@ public struct Authenticator: Sendable {
     public init(tokens: Set<String>) { self.tokens = tokens }
 
     func allows(_ request: Request, channel: any Channel) async -> Bool {
-        if let authorization = request.headers[.authorization] {
+        await allows(authorization: request.headers[.authorization], channel: channel)
+    }
+
+    /// The same check for a request seen before routing (a WebSocket upgrade).
+    func allows(authorization: String?, channel: any Channel) async -> Bool {
+        if let authorization {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             return parts.count == 2 && parts[0] == "Bearer" && tokens.contains(String(parts[1]))
         }
@@ -170,7 +175,7 @@ public struct APIResponder: HTTPResponder {
     }
 
     private func respond(_ target: ResourceTarget, _ request: Request) async throws -> Response {
-        let query = Query(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
+        let query = Query(rawQuery: request.uri.query)
         let info = target.info
         let namespace = target.namespace ?? ""
         let table = Negotiation.table(request.headers[.accept], query)
@@ -480,6 +485,19 @@ public struct Query: Sendable {
 
     public init(_ parameters: [(String, String)]) {
         self.parameters = parameters
+    }
+
+    /// A raw query string read as Go's `url.ParseQuery` reads it for kube-apiserver: `+` is a space (kubectl encodes
+    /// spaces so, e.g. in `-l 'app in (a,b)'`), then percent escapes; a pair without a name is dropped.
+    public init(rawQuery: String?) {
+        parameters = (rawQuery ?? "").split(separator: "&").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { part in
+                let spaced = part.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            guard let name = parts.first, !name.isEmpty else { return nil }
+            return (name, parts.count > 1 ? parts[1] : "")
+        }
     }
 
     public func value(_ name: String) -> String? { parameters.first { $0.0 == name }?.1 }

@@ -51,11 +51,7 @@ public final class NodeStreams: Sendable {
                 return ids.compactMap { s.sessions.removeValue(forKey: $0)?.continuation }
             }
             for continuation in dropped {
-                if var frame = try? StreamFrame(StreamProtocol.close(session: "", source: StreamProtocol.edgeSource)) {
-                    frame.failure = .unavailable("node \"\(node)\" went offline: its link to the cloud dropped")
-                    continuation.yield(frame)
-                }
-                continuation.finish()
+                Self.end(continuation, .unavailable("node \"\(node)\" went offline: its link to the cloud dropped"))
             }
             return
         }
@@ -116,8 +112,12 @@ public final class NodeStreams: Sendable {
 
     func fail(_ id: String, _ failure: StreamFailure) {
         guard let continuation = state.withLock({ $0.sessions.removeValue(forKey: id)?.continuation }) else { return }
-        if var frame = try? StreamFrame(StreamProtocol.close(session: id, source: StreamProtocol.edgeSource)) {
-            frame.failure = failure
+        Self.end(continuation, failure)
+    }
+
+    /// Ends a session's frames with a close carrying `failure`, as if the node had sent it.
+    static func end(_ continuation: AsyncStream<StreamFrame>.Continuation, _ failure: StreamFailure) {
+        if let frame = try? StreamFrame(StreamProtocol.close(session: "", source: StreamProtocol.edgeSource, failure: failure)) {
             continuation.yield(frame)
         }
         continuation.finish()

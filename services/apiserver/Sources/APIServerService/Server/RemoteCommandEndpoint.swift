@@ -5,7 +5,6 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
-import NIOSSL
 
 /// `pods/{name}/exec` and `pods/{name}/attach` over WebSocket, as kubectl 1.29+ speaks them first
 /// (`v5.channel.k8s.io`, or `v4.channel.k8s.io`): binary messages whose first byte is the channel (0 stdin,
@@ -14,7 +13,8 @@ import NIOSSL
 struct RemoteCommandEndpoint: Sendable {
     let core: APICore
     let streams: NodeStreams
-    let tokens: Set<String>
+    /// nil: no authentication (the plain-HTTP loopback port), as for the other requests.
+    let authenticator: Authenticator?
     let logger: Logger
 
     static let protocols = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
@@ -31,11 +31,8 @@ struct RemoteCommandEndpoint: Sendable {
     /// else is not upgraded and the HTTP responder answers it (with kube's error for the path).
     func shouldUpgrade(_ request: HTTPRequest, channel: any Channel) async -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
         guard let path = request.path, let target = Self.target(path) else { return .dontUpgrade }
-        if let authorization = request.headerFields[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0] == "Bearer", tokens.contains(String(parts[1])) else { return .dontUpgrade }
-        } else if tokens.isEmpty == false, (try? await channel.nioSSL_peerCertificate().get()) == nil {
-            return .dontUpgrade
+        if let authenticator, !(await authenticator.allows(authorization: request.headerFields[.authorization], channel: channel)) {
+            return .dontUpgrade  // the responder answers 401
         }
         let offered = (request.headerFields[HTTPField.Name("Sec-WebSocket-Protocol")!] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -44,12 +41,10 @@ struct RemoteCommandEndpoint: Sendable {
         let query = Self.query(path)
         var ask = StreamRequest(kind: target.kind, namespace: target.namespace, pod: target.pod,
                                 uid: pod["metadata"]?["uid"]?.stringValue ?? "",
-                                container: query.first { $0.0 == "container" }?.1
+                                container: query.value("container")
                                     ?? pod["spec"]?["containers"]?.arrayValue?.first?["name"]?.stringValue ?? "")
-        ask.command = query.filter { $0.0 == "command" }.map(\.1)
-        func flag(_ name: String, _ fallback: Bool) -> Bool {
-            query.first { $0.0 == name }.map { ["true", "1"].contains($0.1.lowercased()) } ?? fallback
-        }
+        ask.command = query.values("command")
+        func flag(_ name: String, _ fallback: Bool) -> Bool { query.value(name) == nil ? fallback : query.bool(name) }
         ask.stdin = flag("stdin", false)
         ask.stdout = flag("stdout", true)
         ask.stderr = flag("stderr", true)
@@ -62,15 +57,9 @@ struct RemoteCommandEndpoint: Sendable {
         }
     }
 
-    static func query(_ path: String) -> [(String, String)] {
-        guard let mark = path.firstIndex(of: "?") else { return [] }
-        return path[path.index(after: mark)...].split(separator: "&").compactMap { pair in
-            // `+` is a space in a query; a pair without a name (`=x`) is dropped.
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                .map { $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
-            guard let name = parts.first, !name.isEmpty else { return nil }
-            return (name, parts.count > 1 ? parts[1] : "")
-        }
+    /// The request's query, read as for every other request (`Query`).
+    static func query(_ path: String) -> Query {
+        Query(rawQuery: path.firstIndex(of: "?").map { String(path[path.index(after: $0)...]) })
     }
 
     /// The Status JSON kube writes on channel 3 for a failure.
