@@ -46,7 +46,7 @@ let services: [ServiceSpec] = [
         .product(name: "NIOCore", package: "swift-nio"),
     ]),
     .init(folder: "edged", module: "EdgedService", deps: serviceKit + [
-        "CRIClient", "HTTPFetch", "FDStream", "YAMLJSON", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "CRIClient", "HTTPFetch", "FDStream", "SPDY", "YAMLJSON", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
     ]),
     .init(folder: "mapper-modbus", module: "MapperModbusService", deps: serviceKit + ["Mapper", "CModbus"]),
@@ -67,11 +67,12 @@ let services: [ServiceSpec] = [
     ]),
     // No Link: the API server needs the certificates, not the websocket stack.
     .init(folder: "apiserver", module: "APIServerService", deps: serviceKit + [
-        "APIMachinery", "KubeProtobuf", "LinkSecurity", "Store", "CSQLite", "YAMLJSON",
+        "APIMachinery", "KubeProtobuf", "LinkSecurity", "SPDY", "Store", "CSQLite", "YAMLJSON",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdCore", package: "hummingbird"),
+        .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
         .product(name: "HTTPTypes", package: "swift-http-types"),
     ]),
@@ -99,6 +100,10 @@ var targets: [Target] = [
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "shared/Bus", swiftSettings: swiftSettings),
+    // zlib (Debian's zlib1g-dev): SPDY header blocks are deflated with a preset dictionary.
+    .systemLibrary(name: "CZlib", path: "shared/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // SPDY/3.1 framing as Kubernetes' streams use it (exec, attach, port-forward): frames, header blocks. Pure, no I/O.
+    .target(name: "SPDY", dependencies: ["CZlib"], path: "shared/SPDY", swiftSettings: swiftSettings),
     // A byte stream over one file descriptor with a reader thread: the OPC UA and BLE mappers' transports.
     .target(name: "FDStream", path: "shared/FDStream", swiftSettings: swiftSettings),
     // SQLite through pkg-config, and a small Swift wrapper over it (no Foundation).
@@ -247,7 +252,7 @@ var targets: [Target] = [
     // The pure rules of meta, edgecontroller and edged (SQLite files, no sockets).
     .testTarget(
         name: "PodRulesTests",
-        dependencies: ["MetaService", "EdgeControllerService", "EdgedService", "EdgeProtocol", "KubeClient"],
+        dependencies: ["MetaService", "EdgeControllerService", "EdgedService", "EdgeProtocol", "KubeClient", "SPDY"],
         path: "Tests/PodRulesTests", swiftSettings: swiftSettings),
     // Pods end to end: apiserver, edgecontroller, cloudhub, hub, meta, edged and a real containerd.
     .testTarget(

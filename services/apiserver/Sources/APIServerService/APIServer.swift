@@ -3,6 +3,7 @@ import Crypto
 import EdgeProtocol
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import LinkSecurity
@@ -123,11 +124,7 @@ public final class APIServerRuntime: Sendable {
             },
             Application(
                 responder: secure,
-                server: try .tls(
-                    .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, channel, _ in
-                        await secureCommands.shouldUpgrade(request, channel: channel)
-                    },
-                    tlsConfiguration: try credentials.serverTLS()),
+                server: Self.streamingServer(commands: secureCommands, tls: try credentials.serverTLS()),
                 configuration: .init(address: .hostname(options.bindAddress, port: options.securePort),
                                      serverName: "apiserver"),
                 onServerRunning: { _ in
@@ -142,9 +139,7 @@ public final class APIServerRuntime: Sendable {
             let plain = APIResponder(core: core, authenticator: nil, options: handlerOptions, logger: logger)
             parts.append(Application(
                 responder: plain,
-                server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 20))) { request, channel, _ in
-                    await plainCommands.shouldUpgrade(request, channel: channel)
-                },
+                server: Self.streamingServer(commands: plainCommands, tls: nil),
                 configuration: .init(address: .hostname("127.0.0.1", port: insecurePort), serverName: "apiserver"),
                 onServerRunning: { _ in
                     logger.info("serving plain HTTP on loopback", metadata: ["port": "\(insecurePort)"])
@@ -167,6 +162,21 @@ public final class APIServerRuntime: Sendable {
             await context.handleMessages { message in streams.handle(message) }
         })
         return parts
+    }
+
+    /// HTTP/1.1 with the upgrades kubectl's streams use: WebSocket (exec, attach, port-forward tunnelled) and SPDY/3.1
+    /// (port-forward of kubectl before 1.31); with TLS when `tls` is given.
+    static func streamingServer(commands: RemoteCommandEndpoint, tls: TLSConfiguration?) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder -> any ServerChildChannel in
+            let http = HTTP1WebSocketUpgradeChannel(
+                responder: responder, configuration: .init(ws: .init(maxFrameSize: 1 << 20))
+            ) { request, channel, _ in
+                await commands.shouldUpgrade(request, channel: channel)
+            }
+            let channel = SPDYUpgradeChannel(base: http, wants: commands.wantsSPDY, serve: commands.serveSPDY)
+            guard let tls else { return channel }
+            return try TLSChannel(channel, tlsConfiguration: tls)
+        }
     }
 
     /// Hummingbird logs every connection at info; ours speak for themselves.

@@ -390,6 +390,16 @@ public final class CRIClient: Sendable {
         }
     }
 
+    /// A streaming port-forward into a pod sandbox's network namespace: the URL of the runtime's streaming server.
+    public func portForward(_ sandboxID: String, port: Int) async throws(CRIError) -> String {
+        var request = Runtime_V1_PortForwardRequest()
+        request.podSandboxID = sandboxID
+        request.port = [Int32(port)]
+        return try await call("PortForward") { options in
+            try await runtimeService.portForward(request, options: options).url
+        }
+    }
+
     /// Removes an image (by id or reference).
     public func removeImage(_ image: String) async throws(CRIError) {
         var request = Runtime_V1_RemoveImageRequest()

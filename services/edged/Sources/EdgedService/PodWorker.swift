@@ -1042,6 +1042,19 @@ extension PodWorker {
     }
 
     /// The running container `kubectl exec` / `attach` reaches, with kube's errors when it is not running.
+    /// The sandbox of a pod that is running here, for port-forward into its network namespace.
+    func readySandbox(namespace: String, pod: String) -> Result<String, StreamFailure> {
+        guard let record = records.values.first(where: {
+            PodConfig.namespace($0.pod) == namespace && PodConfig.name($0.pod) == pod
+        }) else {
+            return .failure(.notFound("pods \"\(pod)\" not found on node \"\(settings.nodeName)\""))
+        }
+        guard let id = record.sandboxID else {
+            return .failure(.badRequest("pod \(pod) has no running sandbox on node \"\(settings.nodeName)\""))
+        }
+        return .success(id)
+    }
+
     func runningContainer(namespace: String, pod: String, container: String) -> Result<String, StreamFailure> {
         switch streamTarget(namespace: namespace, pod: pod, container: container) {
         case .failure(let failure):

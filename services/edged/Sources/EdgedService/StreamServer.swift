@@ -5,9 +5,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// edged's side of stream sessions (`kubectl logs`, `exec`, `attach`): frames arrive on `ke/stream/{session}/in`,
-/// answers go to `ke/stream/{session}/out`. Each session is a task that sends what its reader has granted credit for, and ends
-/// when it is done, when the reader closes it, or when the link to the cloud drops.
+/// edged's side of stream sessions (`kubectl logs`, `exec`, `attach`, `port-forward`): frames arrive on
+/// `ke/stream/{session}/in`, answers go to `ke/stream/{session}/out`. Each session is a task that sends what its reader
+/// has granted credit for, and ends when it is done, when the reader closes it, or when the link to the cloud drops.
+/// Input (stdin, a forwarded connection's bytes) is granted back as credit once the runtime has taken it.
 final class StreamServer: Sendable {
     let bus: BusClient
     let worker: PodWorker
@@ -22,8 +23,8 @@ final class StreamServer: Sendable {
         var credit: Int
         var waiter: CheckedContinuation<Void, Never>?
         var task: Task<Void, Never>?
-        /// exec and attach: the runtime's stream, fed with the client's stdin and terminal sizes.
-        var command: RemoteCommand?
+        /// exec, attach and port-forward: the runtime's stream, fed with the client's input and terminal sizes.
+        var runtime: RuntimeStream?
     }
 
     private let sessions = Mutex<[String: Session]>([:])
@@ -61,19 +62,23 @@ final class StreamServer: Sendable {
         case .close:
             end(session)
         case .data:
-            guard let command = sessions.withLock({ $0[session]?.command }) else { return }
+            guard let runtime = sessions.withLock({ $0[session]?.runtime }) else { return }
             do {
                 switch frame.channel {
                 case .stdin:
-                    try command.writeStdin(frame.data)
-                    if frame.eof { try command.closeStdin() }
+                    try runtime.writeStdin(frame.data)
+                    if frame.eof { try runtime.closeStdin() }
+                    // The runtime took it: the API server may send that much more.
+                    if !frame.data.isEmpty {
+                        await send(StreamProtocol.credit(session: session, source: StreamProtocol.edgeSource, bytes: frame.data.count))
+                    }
                 case .resize:
-                    try command.resize(frame.data)
+                    try runtime.resize(frame.data)
                 default:
                     break
                 }
             } catch {
-                logger.warning("stdin not passed to the runtime", metadata: ["session": "\(session)", "reason": "\(error)"])
+                logger.warning("input not passed to the runtime", metadata: ["session": "\(session)", "reason": "\(error)"])
             }
         case .metrics:
             break
@@ -104,7 +109,7 @@ final class StreamServer: Sendable {
             case .exec, .attach:
                 failure = await self.serveCommand(session, request)
             case .portforward:
-                failure = StreamFailure(code: 501, reason: "NotImplemented", "port-forward is not served by this node yet")
+                failure = await self.servePortForward(session, request)
             }
             if !Task.isCancelled {
                 await self.send(StreamProtocol.close(session: session, source: StreamProtocol.edgeSource, failure: failure))
@@ -118,11 +123,11 @@ final class StreamServer: Sendable {
     }
 
     private func end(_ session: String) {
-        let (task, waiter, command) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?, RemoteCommand?) in
+        let (task, waiter, runtime) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?, RuntimeStream?) in
             let entry = s.removeValue(forKey: session)
-            return (entry?.task, entry?.waiter, entry?.command)
+            return (entry?.task, entry?.waiter, entry?.runtime)
         }
-        command?.close()
+        runtime?.close()
         task?.cancel()
         waiter?.resume()
     }
@@ -187,10 +192,39 @@ final class StreamServer: Sendable {
         } catch {
             return StreamFailure(code: 500, reason: "InternalError", "the runtime refused \(request.kind.rawValue): \(error.message)")
         }
-        let command: RemoteCommand
+        return await relay(session, url: url, purpose: .command(stdin: request.stdin, stdout: request.stdout,
+                                                                 stderr: request.stderr, tty: request.tty))
+    }
+
+    // MARK: port-forward
+
+    /// CRI `PortForward` through the runtime's streaming server: one session is one connection to one port of the
+    /// pod's network namespace. What the pod sends goes up with credit, the client's bytes come down (`handle`); the
+    /// runtime's error text (nothing listens, …) ends the session as a failure.
+    private func servePortForward(_ session: String, _ request: StreamRequest) async -> StreamFailure? {
+        guard request.ports.count == 1, let port = request.ports.first, (1...65535).contains(port) else {
+            return .badRequest("port-forward takes one port from 1 to 65535, not \(request.ports)")
+        }
+        let sandbox: String
+        switch await worker.readySandbox(namespace: request.namespace, pod: request.pod) {
+        case .success(let found): sandbox = found
+        case .failure(let failure): return failure
+        }
+        let url: String
         do {
-            command = try await RemoteCommand.open(url: url, stdin: request.stdin, stdout: request.stdout,
-                                                   stderr: request.stderr, tty: request.tty)
+            url = try await cri.portForward(sandbox, port: port)
+        } catch {
+            return StreamFailure(code: 500, reason: "InternalError", "the runtime refused port-forward: \(error.message)")
+        }
+        return await relay(session, url: url, purpose: .portForward(port: port))
+    }
+
+    /// Runs a session with the runtime's streaming server at `url` until it ends: output up with credit, then the
+    /// final status (exec's Status JSON), or a failure (port-forward's error text, or the connection refused).
+    private func relay(_ session: String, url: String, purpose: RuntimeStream.Purpose) async -> StreamFailure? {
+        let runtime: RuntimeStream
+        do {
+            runtime = try await RuntimeStream.open(url: url, purpose: purpose)
         } catch let failure as StreamFailure {
             return failure
         } catch {
@@ -198,30 +232,35 @@ final class StreamServer: Sendable {
         }
         let alive = sessions.withLock { s -> Bool in
             guard s[session] != nil else { return false }
-            s[session]!.command = command
+            s[session]!.runtime = runtime
             return true
         }
         guard alive else {
-            command.close()
+            runtime.close()
             return nil
         }
-        defer { command.close() }
+        defer { runtime.close() }
         await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
-        for await event in command.events {
+        var failure: StreamFailure?
+        for await event in runtime.events {
             switch event {
             case .stdout(let bytes):
                 guard await write(session, bytes, channel: .stdout) else { return nil }
-                command.consumed(bytes.count)
+                runtime.consumed(bytes.count)
             case .stderr(let bytes):
                 guard await write(session, bytes, channel: .stderr) else { return nil }
-                command.consumed(bytes.count)
-            case .status(let json):
-                await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: .status, bytes: json))
+                runtime.consumed(bytes.count)
+            case .status(let bytes):
+                if case .portForward = purpose {
+                    failure = StreamFailure(code: 500, reason: "InternalError", String(decoding: bytes, as: UTF8.self))
+                } else {
+                    await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: .status, bytes: bytes))
+                }
             case .closed:
-                return nil
+                return failure
             }
         }
-        return nil
+        return failure
     }
 
     // MARK: logs

@@ -203,9 +203,15 @@ public struct APIResponder: HTTPResponder {
             return json(table.map { Tables.single(info, object, includeObject: $0) } ?? object)
         case (.get, let name?, "scale"):
             return json(Scale.scale(of: try core.get(info, namespace: namespace, name: name)))
-        case (_, let name?, "exec"), (_, let name?, "attach"):
-            // Served over WebSocket (the upgrade is taken before this responder); a plain request gets kube's answer.
-            _ = try core.get(info, namespace: namespace, name: name)
+        case (_, let name?, "exec"), (_, let name?, "attach"), (_, let name?, "portforward"):
+            // Served over WebSocket (the upgrade is taken before this responder); a plain request gets kube's answer,
+            // or, for a node that is offline, why the upgrade was refused.
+            let pod = try core.get(info, namespace: namespace, name: name)
+            if let streams = options.streams, let node = pod["spec"]?["nodeName"]?.stringValue, !node.isEmpty,
+               streams.isConnected(node) != true {
+                throw APIError(code: 503, reason: "ServiceUnavailable",
+                               message: "node \"\(node)\" is offline: its link to the cloud is down")
+            }
             throw APIError(code: 400, reason: "BadRequest", message: "Upgrade request required")
         case (.get, let name?, "log"):
             return try await logs(namespace: namespace, pod: name, query: query, request: request)

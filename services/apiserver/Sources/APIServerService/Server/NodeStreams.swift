@@ -16,7 +16,7 @@ public final class NodeStreams: Sendable {
         var links: [String: Bool] = [:]
         /// Each node's last usage report and when it came (monotonic).
         var usage: [String: (report: JSONValue, at: ContinuousClock.Instant)] = [:]
-        var sessions: [String: (node: String, continuation: AsyncStream<StreamFrame>.Continuation)] = [:]
+        var sessions: [String: (node: String, continuation: AsyncStream<StreamFrame>.Continuation, stream: NodeStream)] = [:]
     }
 
     private let state = Mutex(State())
@@ -44,14 +44,15 @@ public final class NodeStreams: Sendable {
         if parts.count == 4, parts[0] == "ke", parts[1] == "node", parts[3] == "link" {
             let node = String(parts[2])
             let connected = message.text == "connected"
-            let dropped = state.withLock { s -> [AsyncStream<StreamFrame>.Continuation] in
+            let dropped = state.withLock { s -> [(node: String, continuation: AsyncStream<StreamFrame>.Continuation, stream: NodeStream)] in
                 s.links[node] = connected
                 guard !connected else { return [] }
                 let ids = s.sessions.filter { $0.value.node == node }.map(\.key)
-                return ids.compactMap { s.sessions.removeValue(forKey: $0)?.continuation }
+                return ids.compactMap { s.sessions.removeValue(forKey: $0) }
             }
-            for continuation in dropped {
-                Self.end(continuation, .unavailable("node \"\(node)\" went offline: its link to the cloud dropped"))
+            for entry in dropped {
+                Self.end(entry.continuation, .unavailable("node \"\(node)\" went offline: its link to the cloud dropped"))
+                entry.stream.ended()
             }
             return
         }
@@ -63,11 +64,19 @@ public final class NodeStreams: Sendable {
             logger.warning("malformed stream frame from a node dropped", metadata: ["session": "\(session)", "reason": "\(error)"])
             return
         }
-        let continuation = state.withLock { s -> AsyncStream<StreamFrame>.Continuation? in
-            frame.operation == .close ? s.sessions.removeValue(forKey: session)?.continuation : s.sessions[session]?.continuation
+        let entry = state.withLock { s in
+            frame.operation == .close ? s.sessions.removeValue(forKey: session) : s.sessions[session]
         }
-        continuation?.yield(frame)
-        if frame.operation == .close { continuation?.finish() }
+        guard let entry else { return }
+        if frame.operation == .credit {
+            entry.stream.granted(frame.credit)  // the node took input: the client's next bytes may go
+            return
+        }
+        entry.continuation.yield(frame)
+        if frame.operation == .close {
+            entry.continuation.finish()
+            entry.stream.ended()
+        }
     }
 
     /// The nodes' usage reports no older than `maxAge` (a retained report of a node gone quiet is not shown).
@@ -89,8 +98,8 @@ public final class NodeStreams: Sendable {
         }
         let id = Message.newID()
         let (frames, continuation) = AsyncStream<StreamFrame>.makeStream(bufferingPolicy: .unbounded)
-        state.withLock { $0.sessions[id] = (node, continuation) }
         let stream = NodeStream(id: id, node: node, owner: self, frames: frames)
+        state.withLock { $0.sessions[id] = (node, continuation, stream) }
         do {
             try await bus.publish(Topics.streamToNode(node), MessageCodec.encode(StreamProtocol.open(session: id, request: request)))
         } catch {
@@ -111,8 +120,9 @@ public final class NodeStreams: Sendable {
     }
 
     func fail(_ id: String, _ failure: StreamFailure) {
-        guard let continuation = state.withLock({ $0.sessions.removeValue(forKey: id)?.continuation }) else { return }
-        Self.end(continuation, failure)
+        guard let entry = state.withLock({ $0.sessions.removeValue(forKey: id) }) else { return }
+        Self.end(entry.continuation, failure)
+        entry.stream.ended()
     }
 
     /// Ends a session's frames with a close carrying `failure`, as if the node had sent it.
@@ -124,7 +134,9 @@ public final class NodeStreams: Sendable {
     }
 
     func forget(_ id: String) {
-        state.withLock { $0.sessions.removeValue(forKey: id)?.continuation }?.finish()
+        guard let entry = state.withLock({ $0.sessions.removeValue(forKey: id) }) else { return }
+        entry.continuation.finish()
+        entry.stream.ended()
     }
 
     func send(_ message: Message, to node: String) async {
@@ -132,13 +144,23 @@ public final class NodeStreams: Sendable {
     }
 }
 
-/// One open session: its frames from the node, and what the API server sends back (credit, close).
+/// One open session: its frames from the node, and what the API server sends back (input, credit, close). Input
+/// (stdin, a forwarded connection's bytes) is sent only as far as the node has granted credit for it, as the node
+/// sends output: a client uploading faster than the pod reads is held back at the API server.
 public final class NodeStream: Sendable {
     public let id: String
     public let node: String
     let owner: NodeStreams
     private let frames: AsyncStream<StreamFrame>
     private let pushedBack = Mutex<StreamFrame?>(nil)
+
+    private struct Input {
+        var credit = StreamProtocol.initialCredit
+        var waiter: CheckedContinuation<Void, Never>?
+        var over = false
+    }
+
+    private let input = Mutex(Input())
 
     init(id: String, node: String, owner: NodeStreams, frames: AsyncStream<StreamFrame>) {
         self.id = id
@@ -156,6 +178,63 @@ public final class NodeStream: Sendable {
     }
 
     func pushBack(_ frame: StreamFrame) { pushedBack.withLock { $0 = frame } }
+
+    /// Sends the client's input on `channel` in chunks, each once the node has credit for it; `eof` ends the channel
+    /// after the bytes. False when the session is over.
+    public func sendInput(_ bytes: [UInt8], channel: StreamProtocol.Channel = .stdin, eof: Bool = false) async -> Bool {
+        var offset = 0
+        repeat {
+            var granted = 0
+            if offset < bytes.count {
+                while granted == 0 {
+                    let ready = input.withLock { i -> Int? in
+                        guard !i.over else { return nil }
+                        let take = min(i.credit, StreamProtocol.chunkSize, bytes.count - offset)
+                        i.credit -= take
+                        return take
+                    }
+                    guard let ready else { return false }
+                    granted = ready
+                    if granted > 0 { break }
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        let now = input.withLock { i -> Bool in
+                            guard !i.over, i.credit == 0 else { return true }
+                            i.waiter = continuation
+                            return false
+                        }
+                        if now { continuation.resume() }
+                    }
+                }
+            } else if input.withLock({ $0.over }) {
+                return false
+            }
+            let end = offset + granted
+            await owner.send(StreamProtocol.data(session: id, source: StreamProtocol.cloudSource, channel: channel,
+                                                 bytes: bytes[offset..<end], eof: eof && end == bytes.count), to: node)
+            offset = end
+        } while offset < bytes.count
+        return true
+    }
+
+    /// The node took `bytes` of input.
+    func granted(_ bytes: Int) {
+        let waiter = input.withLock { i -> CheckedContinuation<Void, Never>? in
+            i.credit += bytes
+            defer { i.waiter = nil }
+            return i.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// The session is over: input waiting for credit gives up.
+    func ended() {
+        let waiter = input.withLock { i -> CheckedContinuation<Void, Never>? in
+            i.over = true
+            defer { i.waiter = nil }
+            return i.waiter
+        }
+        waiter?.resume()
+    }
 
     /// The reader took `bytes`: the node may send that much more.
     public func grant(_ bytes: Int) async {

@@ -9,7 +9,8 @@ import NIOCore
 /// `pods/{name}/exec` and `pods/{name}/attach` over WebSocket, as kubectl 1.29+ speaks them first
 /// (`v5.channel.k8s.io`, or `v4.channel.k8s.io`): binary messages whose first byte is the channel (0 stdin,
 /// 1 stdout, 2 stderr, 3 the final Status, 4 terminal size; v5's 255 closes a channel). The session itself is a
-/// stream session with the pod's node (`NodeStreams`), served there by edged through CRI.
+/// stream session with the pod's node (`NodeStreams`), served there by edged through CRI. `pods/{name}/portforward`
+/// is SPDY tunnelled in the WebSocket, as kubectl 1.31+ speaks it (`PortForwardTunnel`).
 struct RemoteCommandEndpoint: Sendable {
     let core: APICore
     let streams: NodeStreams
@@ -23,7 +24,7 @@ struct RemoteCommandEndpoint: Sendable {
     static func target(_ path: String) -> (namespace: String, pod: String, kind: StreamRequest.Kind)? {
         let parts = path.split(separator: "?", maxSplits: 1)[0].split(separator: "/").map(String.init)
         guard parts.count == 7, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces", parts[4] == "pods",
-              let kind = StreamRequest.Kind(rawValue: parts[6]), kind == .exec || kind == .attach else { return nil }
+              let kind = StreamRequest.Kind(rawValue: parts[6]), kind != .logs else { return nil }
         return (parts[3], parts[5], kind)
     }
 
@@ -36,8 +37,19 @@ struct RemoteCommandEndpoint: Sendable {
         }
         let offered = (request.headerFields[HTTPField.Name("Sec-WebSocket-Protocol")!] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let chosen = Self.protocols.first(where: offered.contains) else { return .dontUpgrade }
+        let spoken = target.kind == .portforward ? PortForwardTunnel.protocols : Self.protocols
+        guard let chosen = spoken.first(where: offered.contains) else { return .dontUpgrade }
         guard let pod = try? core.get(APICore.podsInfo, namespace: target.namespace, name: target.pod) else { return .dontUpgrade }
+        if target.kind == .portforward {
+            // An offline node is refused before the upgrade: kubectl then shows the responder's error naming it.
+            let node = pod["spec"]?["nodeName"]?.stringValue ?? ""
+            guard !node.isEmpty, streams.isConnected(node) == true else { return .dontUpgrade }
+            let tunnel = PortForwardTunnel(streams: streams, namespace: target.namespace, pod: target.pod,
+                                           uid: pod["metadata"]?["uid"]?.stringValue ?? "", node: node, logger: logger)
+            return .upgrade([HTTPField.Name("Sec-WebSocket-Protocol")!: chosen]) { inbound, outbound, _ in
+                await tunnel.run(inbound: inbound, outbound: outbound)
+            }
+        }
         let query = Self.query(path)
         var ask = StreamRequest(kind: target.kind, namespace: target.namespace, pod: target.pod,
                                 uid: pod["metadata"]?["uid"]?.stringValue ?? "",
@@ -109,14 +121,12 @@ struct RemoteCommandEndpoint: Sendable {
                     let payload = Array(bytes.dropFirst())
                     switch channel {
                     case 0:
-                        await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
-                                                               channel: .stdin, bytes: payload), to: node)
+                        guard await session.sendInput(payload) else { return }
                     case 4:
                         await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
                                                                channel: .resize, bytes: payload), to: node)
                     case 255 where closeSignals && payload.first == 0:
-                        await streams.send(StreamProtocol.data(session: session.id, source: StreamProtocol.cloudSource,
-                                                               channel: .stdin, bytes: [], eof: true), to: node)
+                        _ = await session.sendInput([], eof: true)
                     default:
                         break
                     }
@@ -148,5 +158,62 @@ struct RemoteCommandEndpoint: Sendable {
         }
         input.cancel()
         try? await outbound.close(.normalClosure, reason: nil)
+    }
+}
+
+// MARK: - SPDY/3.1 upgrades (kubectl before 1.31 for port-forward)
+
+extension RemoteCommandEndpoint {
+    /// Whether a request switching to SPDY is one of ours (taken off the HTTP pipeline); the rest get HTTP's answer.
+    func wantsSPDY(_ head: SPDYUpgradeHead) -> Bool {
+        Self.target(head.path)?.kind == .portforward
+    }
+
+    /// Serves a connection that asked to switch to SPDY: checks it as kube-apiserver does (authentication, the pod,
+    /// its node, the protocol), answers 101 with the protocol chosen, and runs the session; or answers the error as a
+    /// Status, which kubectl shows ("error upgrading connection: …").
+    func serveSPDY(_ connection: SPDYConnection) async {
+        let head = connection.head
+        func fail(_ error: APIError) async {
+            let body = (try? error.status.serialized()) ?? []
+            await connection.respond(status: error.code, reason: error.reason, headers: [("Content-Type", "application/json")],
+                                     body: body)
+        }
+        guard let target = Self.target(head.path), target.kind == .portforward else {
+            await fail(APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+            return
+        }
+        if let authenticator, !(await authenticator.allows(authorization: head.headers["authorization"], channel: connection.channel)) {
+            await fail(APIError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+            return
+        }
+        let pod: JSONValue
+        do {
+            pod = try core.get(APICore.podsInfo, namespace: target.namespace, name: target.pod)
+        } catch {
+            await fail(error)
+            return
+        }
+        let node = pod["spec"]?["nodeName"]?.stringValue ?? ""
+        guard !node.isEmpty else {
+            await fail(APIError(code: 400, reason: "BadRequest", message: "pod \(target.pod) does not have a host assigned"))
+            return
+        }
+        guard streams.isConnected(node) == true else {
+            await fail(APIError(code: 503, reason: "ServiceUnavailable", message: "node \"\(node)\" is offline: its link to the cloud is down"))
+            return
+        }
+        let offered = head.values("X-Stream-Protocol-Version")
+        guard offered.contains(PortForwardTunnel.spdyProtocol) else {
+            await fail(APIError(code: 403, reason: "Forbidden",
+                                message: "unable to upgrade: unable to negotiate protocol: client supports \(offered), server supports [\(PortForwardTunnel.spdyProtocol)]"))
+            return
+        }
+        await connection.respond(status: 101, reason: "Switching Protocols", headers: [
+            ("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", PortForwardTunnel.spdyProtocol),
+        ])
+        let tunnel = PortForwardTunnel(streams: streams, namespace: target.namespace, pod: target.pod,
+                                       uid: pod["metadata"]?["uid"]?.stringValue ?? "", node: node, logger: logger)
+        await tunnel.run(connection)
     }
 }

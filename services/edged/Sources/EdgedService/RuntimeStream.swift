@@ -1,22 +1,32 @@
 import EdgeProtocol
 import FDStream
 import Foundation
+import SPDY
 import Synchronization
 
-/// An exec or attach with the container runtime's streaming server (the URL CRI `Exec` / `Attach` returns): HTTP
-/// upgrade to SPDY/3.1 with `v4.channel.k8s.io`, one stream each for error, stdin, stdout, stderr and resize, as
-/// client-go opens them. Output and the final status (a Status JSON on the error stream) arrive in `events`.
-final class RemoteCommand: Sendable {
+/// A session with the container runtime's streaming server (the URL CRI `Exec`, `Attach` or `PortForward` returns):
+/// HTTP upgrade to SPDY/3.1, then the streams client-go opens. exec and attach (`v4.channel.k8s.io`): one stream
+/// each for error, stdin, stdout, stderr and resize. port-forward (`portforward.k8s.io`): an error and a data stream
+/// for one connection to the port. Output and the final status arrive in `events`.
+final class RuntimeStream: Sendable {
+    enum Purpose: Sendable {
+        case command(stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool)
+        case portForward(port: Int)
+    }
+
     enum Event: Sendable {
+        /// Output (exec, attach), or what the pod's port sent (port-forward).
         case stdout([UInt8])
         case stderr([UInt8])
-        /// The v4 protocol's Status JSON: success, or the exit code.
+        /// exec and attach: the v4 protocol's Status JSON, success or the exit code. port-forward: the runtime's
+        /// error text.
         case status([UInt8])
         case closed(String)
     }
 
     private struct State {
-        var codec = SPDYCodec()
+        var writer = SPDYFrameWriter()
+        var reader = SPDYFrameReader(readsHeaders: false)
         var upgraded = false
         var head: [UInt8] = []
         var handshake: CheckedContinuation<Void, any Error>?
@@ -26,6 +36,9 @@ final class RemoteCommand: Sendable {
         /// Output handed to `events` and not yet taken by the session (`consumed`).
         var buffered = 0
         var closing = false
+        /// port-forward: which of the runtime's two streams it has closed.
+        var dataClosed = false
+        var errorClosed = false
     }
 
     /// Output the runtime may have waiting here: past it the reader stops reading, so TCP holds the runtime back
@@ -37,10 +50,13 @@ final class RemoteCommand: Sendable {
     private let sink: AsyncStream<Event>.Continuation
     private let stream: FDStream
     private let state = Mutex(State())
+    private let purpose: Purpose
+    /// Stream ids. port-forward's one data stream is both `stdin` and `stdout`.
     private let ids: (error: UInt32, stdin: UInt32?, stdout: UInt32?, stderr: UInt32?, resize: UInt32?)
 
-    private init(stream: FDStream, stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool) {
+    private init(stream: FDStream, purpose: Purpose) {
         self.stream = stream
+        self.purpose = purpose
         (events, sink) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         var next: UInt32 = 1
         func take(_ wanted: Bool) -> UInt32? {
@@ -49,12 +65,17 @@ final class RemoteCommand: Sendable {
             return next
         }
         let error = take(true)!
-        ids = (error, take(stdin), take(stdout), take(stderr && !tty), take(tty))
+        switch purpose {
+        case .command(let stdin, let stdout, let stderr, let tty):
+            ids = (error, take(stdin), take(stdout), take(stderr && !tty), take(tty))
+        case .portForward:
+            let data = take(true)!
+            ids = (error, data, data, nil, nil)
+        }
     }
 
     /// Connects to `url` (`http://host:port/path`) and opens the streams; throws when the server refuses.
-    static func open(url: String, stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool,
-                     timeout: Duration = .seconds(10)) async throws -> RemoteCommand {
+    static func open(url: String, purpose: Purpose, timeout: Duration = .seconds(10)) async throws -> RuntimeStream {
         guard url.hasPrefix("http://") else { throw StreamFailure(code: 500, reason: "InternalError", "unsupported streaming URL \(url)") }
         let rest = url.dropFirst("http://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -70,16 +91,17 @@ final class RemoteCommand: Sendable {
         } catch {
             throw StreamFailure(code: 500, reason: "InternalError", "cannot reach the runtime's streaming server: \(error)")
         }
-        let command = RemoteCommand(stream: stream, stdin: stdin, stdout: stdout, stderr: stderr, tty: tty)
-        try await command.handshake(host: String(authority), path: path, timeout: timeout)
-        return command
+        let session = RuntimeStream(stream: stream, purpose: purpose)
+        try await session.handshake(host: String(authority), path: path, timeout: timeout)
+        return session
     }
 
     private func handshake(host: String, path: String, timeout: Duration) async throws {
         stream.startReading(onBytes: { [self] bytes in received(bytes) },
                             onClose: { [self] reason in ended("the runtime's stream closed: \(reason)") })
+        let version = if case .portForward = purpose { "portforward.k8s.io" } else { "v4.channel.k8s.io" }
         let request = "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
-            + "X-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
+            + "X-Stream-Protocol-Version: \(version)\r\nContent-Length: 0\r\n\r\n"
         do {
             try stream.send(Array(request.utf8))
         } catch {
@@ -100,12 +122,24 @@ final class RemoteCommand: Sendable {
             }
             if let ready { continuation.resume(with: ready.mapError { $0 as any Error }) }
         }
-        // The streams client-go opens, in its order; the server starts the command once it has them all.
-        var frames: [SPDYFrame] = [.synStream(id: ids.error, headers: [("streamtype", "error")])]
-        if let id = ids.stdin { frames.append(.synStream(id: id, headers: [("streamtype", "stdin")])) }
-        if let id = ids.stdout { frames.append(.synStream(id: id, headers: [("streamtype", "stdout")])) }
-        if let id = ids.stderr { frames.append(.synStream(id: id, headers: [("streamtype", "stderr")])) }
-        if let id = ids.resize { frames.append(.synStream(id: id, headers: [("streamtype", "resize")])) }
+        // The streams client-go opens, in its order; the server starts once it has them all.
+        var frames: [SPDYFrame] = []
+        switch purpose {
+        case .command:
+            frames.append(.synStream(id: ids.error, headers: [SPDYHeader("streamtype", "error")]))
+            if let id = ids.stdin { frames.append(.synStream(id: id, headers: [SPDYHeader("streamtype", "stdin")])) }
+            if let id = ids.stdout { frames.append(.synStream(id: id, headers: [SPDYHeader("streamtype", "stdout")])) }
+            if let id = ids.stderr { frames.append(.synStream(id: id, headers: [SPDYHeader("streamtype", "stderr")])) }
+            if let id = ids.resize { frames.append(.synStream(id: id, headers: [SPDYHeader("streamtype", "resize")])) }
+        case .portForward(let port):
+            // One connection to the port: request 0 of this SPDY connection. The client's side of the error stream
+            // is closed at once, as client-go does (only the runtime writes on it).
+            func headers(_ type: String) -> [SPDYHeader] {
+                [SPDYHeader("streamtype", type), SPDYHeader("port", String(port)), SPDYHeader("requestid", "0")]
+            }
+            frames.append(.synStream(id: ids.error, headers: headers("error"), fin: true))
+            frames.append(.synStream(id: ids.stdout!, headers: headers("data")))
+        }
         try write(frames)
     }
 
@@ -120,7 +154,7 @@ final class RemoteCommand: Sendable {
     }
 
     private func write(_ frames: [SPDYFrame]) throws {
-        let bytes = state.withLock { s in frames.flatMap { s.codec.encode($0) } }
+        let bytes = state.withLock { s in frames.flatMap { s.writer.encode($0) } }
         do {
             try stream.send(bytes)
         } catch {
@@ -138,7 +172,7 @@ final class RemoteCommand: Sendable {
         }
     }
 
-    /// The client's stdin ended: the command sees end of file.
+    /// The client's stdin ended: the command sees end of file (port-forward: the pod's connection is half-closed).
     func closeStdin() throws {
         guard let id = ids.stdin else { return }
         try write([.data(id: id, fin: true, payload: [])])
@@ -188,7 +222,7 @@ final class RemoteCommand: Sendable {
                 handshake = .success(())
             }
             do {
-                for frame in try s.codec.push(input) {
+                for frame in try s.reader.push(input) {
                     switch frame {
                     case .data(let id, let fin, let payload):
                         if id == ids.stdout, !payload.isEmpty { out.append(.stdout(payload)) }
@@ -199,7 +233,17 @@ final class RemoteCommand: Sendable {
                                 out.append(.status(s.status))
                                 s.status = []
                             }
+                            if fin { s.errorClosed = true }
                         }
+                        if id == ids.stdout, fin { s.dataClosed = true }
+                        // port-forward: the runtime closes both streams once the pod's connection is over, the error
+                        // stream after writing any error, in either order; the SPDY connection itself would stay open
+                        // for further requests.
+                        if case .portForward = purpose, s.dataClosed, s.errorClosed {
+                            broken = "the pod's connection closed"
+                        }
+                    case .rstStream(let id, _) where id == ids.stdout:
+                        broken = "the runtime reset the stream"
                     case .ping(let id):
                         replies.append(.ping(id: id))
                     case .goAway:
