@@ -29,6 +29,24 @@ extension EdgedWorkloadSuites {
                 #expect(piped.status == 0, "\(piped)")
                 #expect(piped.stdout == "hi from stdin\n", "\(piped)")
 
+                // kubectl 1.28 speaks SPDY/3.1 after an HTTP upgrade (WebSocket came with 1.29).
+                let dispatcher = try Executables.which("kubectl")
+                let old = URL(fileURLWithPath: dispatcher).resolvingSymlinksInPath().deletingLastPathComponent()
+                    .appendingPathComponent("kubectl.1.28").path
+                try #require(FileManager.default.isExecutableFile(atPath: old), "no kubectl 1.28 beside \(dispatcher)")
+                let cache = stack.api.directory.appendingPathComponent("kube-cache-128").path
+                func oldKubectl(_ arguments: [String], input: String? = nil) async throws -> Command.Result {
+                    try await Command.run(old, ["--cache-dir", cache] + arguments, environment: stack.api.kubectlEnvironment,
+                                          input: input, timeout: 60)
+                }
+                let oldHostname = try await oldKubectl(["exec", "shell", "--", "cat", "/etc/hostname"])
+                #expect(oldHostname.status == 0 && oldHostname.stdout == "shell\n", "\(oldHostname)")
+                let oldFailing = try await oldKubectl(["exec", "shell", "--", "sh", "-c", "echo oops >&2; exit 3"])
+                #expect(oldFailing.status == 3 && oldFailing.stderr.contains("oops"), "\(oldFailing)")
+                let oldPiped = try await oldKubectl(["exec", "-i", "shell", "--", "cat"], input: "old client stdin\n")
+                #expect(oldPiped.status == 0 && oldPiped.stdout == "old client stdin\n", "\(oldPiped)")
+                #expect(stack.api.log.contains("exec session over SPDY"), "kubectl 1.28 did not come over SPDY")
+
                 // A large output arrives whole (flow control all the way to the runtime's stream).
                 let large = try await stack.api.kubectl(["exec", "shell", "--", "sh", "-c",
                                                           "dd if=/dev/zero bs=100000 count=40 2>/dev/null"])

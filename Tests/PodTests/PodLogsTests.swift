@@ -98,7 +98,7 @@ extension EdgedWorkloadSuites {
             }
         }
 
-        @Test("with the edge node offline, kubectl logs and exec fail at once naming the node")
+        @Test("with the edge node offline, kubectl logs, exec and port-forward fail at once naming the node")
         func offlineNode() async throws {
             let stack = try await PodStack()
             try await stack.run {
@@ -119,6 +119,11 @@ extension EdgedWorkloadSuites {
                 #expect(exec.status != 0)
                 #expect((exec.stderr + exec.stdout).contains(#"node "edge-1" is offline"#), "\(exec)")
                 #expect(ContinuousClock.now - execStarted < .seconds(5))
+                let forwardStarted = ContinuousClock.now
+                let forward = try await stack.api.kubectl(["port-forward", "pod/talker", ":8080"])
+                #expect(forward.status != 0)
+                #expect((forward.stderr + forward.stdout).contains(#"node "edge-1" is offline"#), "\(forward)")
+                #expect(ContinuousClock.now - forwardStarted < .seconds(5))
             }
         }
 

@@ -49,6 +49,9 @@ extension EdgedWorkloadSuites {
                 for kubectl in [dispatcher, kubectl132] {
                     try await Self.check(stack, kubectl: kubectl)
                 }
+                // One tunnel of each kind reached the API server.
+                #expect(stack.api.log.contains("port-forward tunnel") && stack.api.log.contains("transport=spdy"), "no SPDY upgrade")
+                #expect(stack.api.log.contains("transport=websocket"), "no WebSocket tunnel")
             }
         }
 

@@ -76,7 +76,7 @@ struct PortForwardTunnel: Sendable {
         let binary = inbound.messages(maxSize: 1 << 20).compactMap { message -> [UInt8]? in
             if case .binary(let buffer) = message { Array(buffer: buffer) } else { nil }
         }
-        await run(input: binary, consumed: { _ in }, out: TunnelOutput { bytes in
+        await run(transport: "websocket", input: binary, consumed: { _ in }, out: TunnelOutput { bytes in
             do {
                 try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
                 return true
@@ -89,17 +89,18 @@ struct PortForwardTunnel: Sendable {
 
     /// Over a connection switched to SPDY (its 101 already sent).
     func run(_ connection: SPDYConnection) async {
-        await run(input: connection.input, consumed: connection.consumed, out: TunnelOutput { await connection.send($0) })
+        await run(transport: "spdy", input: connection.input, consumed: connection.consumed,
+                  out: TunnelOutput { await connection.send($0) })
     }
 
     /// `input`: the client's bytes, each chunk reported to `consumed` once read.
-    private func run<Source: AsyncSequence>(input: Source, consumed: @escaping @Sendable (Int) -> Void,
+    private func run<Source: AsyncSequence>(transport: String, input: Source, consumed: @escaping @Sendable (Int) -> Void,
                                             out: TunnelOutput) async where Source.Element == [UInt8] {
         var reader = SPDYFrameReader(readsHeaders: true)
         var writer = SPDYFrameWriter()
         var pairs: [String: Pair] = [:]
         var requestOfStream: [UInt32: String] = [:]
-        logger.info("port-forward tunnel", metadata: ["pod": "\(namespace)/\(pod)", "node": "\(node)"])
+        logger.info("port-forward tunnel", metadata: ["pod": "\(namespace)/\(pod)", "node": "\(node)", "transport": "\(transport)"])
         await withTaskGroup(of: Void.self) { group in
             do {
                 messages: for try await bytes in input {

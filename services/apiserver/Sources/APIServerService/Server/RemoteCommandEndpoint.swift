@@ -50,8 +50,20 @@ struct RemoteCommandEndpoint: Sendable {
                 await tunnel.run(inbound: inbound, outbound: outbound)
             }
         }
+        let ask = Self.commandRequest(kind: target.kind, namespace: target.namespace, pod: pod, path: path)
+        let node = pod["spec"]?["nodeName"]?.stringValue ?? ""
+        let fiveOrLater = chosen == "v5.channel.k8s.io"
+        let command = ask
+        return .upgrade([HTTPField.Name("Sec-WebSocket-Protocol")!: chosen]) { inbound, outbound, _ in
+            await self.run(command, node: node, closeSignals: fiveOrLater, inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// What an exec or attach asks of the node: the container (the first one by default), command, and channels, from
+    /// the request's query as kube-apiserver reads it.
+    static func commandRequest(kind: StreamRequest.Kind, namespace: String, pod: JSONValue, path: String) -> StreamRequest {
         let query = Self.query(path)
-        var ask = StreamRequest(kind: target.kind, namespace: target.namespace, pod: target.pod,
+        var ask = StreamRequest(kind: kind, namespace: namespace, pod: pod["metadata"]?["name"]?.stringValue ?? "",
                                 uid: pod["metadata"]?["uid"]?.stringValue ?? "",
                                 container: query.value("container")
                                     ?? pod["spec"]?["containers"]?.arrayValue?.first?["name"]?.stringValue ?? "")
@@ -61,12 +73,7 @@ struct RemoteCommandEndpoint: Sendable {
         ask.stdout = flag("stdout", true)
         ask.stderr = flag("stderr", true)
         ask.tty = flag("tty", false)
-        let node = pod["spec"]?["nodeName"]?.stringValue ?? ""
-        let fiveOrLater = chosen == "v5.channel.k8s.io"
-        let command = ask
-        return .upgrade([HTTPField.Name("Sec-WebSocket-Protocol")!: chosen]) { inbound, outbound, _ in
-            await self.run(command, node: node, closeSignals: fiveOrLater, inbound: inbound, outbound: outbound)
-        }
+        return ask
     }
 
     /// The request's query, read as for every other request (`Query`).
@@ -161,12 +168,12 @@ struct RemoteCommandEndpoint: Sendable {
     }
 }
 
-// MARK: - SPDY/3.1 upgrades (kubectl before 1.31 for port-forward)
+// MARK: - SPDY/3.1 upgrades (kubectl before 1.31 for port-forward, before 1.29 for exec and attach)
 
 extension RemoteCommandEndpoint {
     /// Whether a request switching to SPDY is one of ours (taken off the HTTP pipeline); the rest get HTTP's answer.
     func wantsSPDY(_ head: SPDYUpgradeHead) -> Bool {
-        Self.target(head.path)?.kind == .portforward
+        Self.target(head.path) != nil
     }
 
     /// Serves a connection that asked to switch to SPDY: checks it as kube-apiserver does (authentication, the pod,
@@ -179,7 +186,7 @@ extension RemoteCommandEndpoint {
             await connection.respond(status: error.code, reason: error.reason, headers: [("Content-Type", "application/json")],
                                      body: body)
         }
-        guard let target = Self.target(head.path), target.kind == .portforward else {
+        guard let target = Self.target(head.path) else {
             await fail(APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
             return
         }
@@ -204,16 +211,22 @@ extension RemoteCommandEndpoint {
             return
         }
         let offered = head.values("X-Stream-Protocol-Version")
-        guard offered.contains(PortForwardTunnel.spdyProtocol) else {
+        let spoken = target.kind == .portforward ? [PortForwardTunnel.spdyProtocol] : SPDYCommandSession.protocols
+        guard let chosen = spoken.first(where: offered.contains) else {
             await fail(APIError(code: 403, reason: "Forbidden",
-                                message: "unable to upgrade: unable to negotiate protocol: client supports \(offered), server supports [\(PortForwardTunnel.spdyProtocol)]"))
+                                message: "unable to upgrade: unable to negotiate protocol: client supports \(offered), server supports \(spoken)"))
             return
         }
         await connection.respond(status: 101, reason: "Switching Protocols", headers: [
-            ("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", PortForwardTunnel.spdyProtocol),
+            ("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"), ("X-Stream-Protocol-Version", chosen),
         ])
-        let tunnel = PortForwardTunnel(streams: streams, namespace: target.namespace, pod: target.pod,
-                                       uid: pod["metadata"]?["uid"]?.stringValue ?? "", node: node, logger: logger)
-        await tunnel.run(connection)
+        if target.kind == .portforward {
+            let tunnel = PortForwardTunnel(streams: streams, namespace: target.namespace, pod: target.pod,
+                                           uid: pod["metadata"]?["uid"]?.stringValue ?? "", node: node, logger: logger)
+            await tunnel.run(connection)
+        } else {
+            let request = Self.commandRequest(kind: target.kind, namespace: target.namespace, pod: pod, path: head.path)
+            await SPDYCommandSession(streams: streams, request: request, node: node, logger: logger).run(connection)
+        }
     }
 }
