@@ -237,8 +237,8 @@ var targets: [Target] = [
     .testTarget(
         name: "APIServerTests",
         dependencies: [
-            "APIMachinery", "APIServerService", "EdgeProtocol", "KubeProtobuf", "TestSupport", "apiserver", "KubeClient",
-            .product(name: "Yams", package: "Yams"),
+            "APIMachinery", "APIServerService", "Bus", "EdgeProtocol", "KubeProtobuf", "SPDY", "TestSupport", "apiserver",
+            "KubeClient", .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ],
         path: "Tests/APIServerTests", exclude: ["Fixtures"], swiftSettings: swiftSettings),
