@@ -285,6 +285,39 @@ YAML
   echo "kubectl exec bench-logs -- true (20 runs): $(percentiles < "$WORK/exec.times"), kubectl's own start included"
   echo "ctr task exec of true in the same container (20 runs): $(percentiles < "$WORK/ctr-exec.times")"
   echo "  Pss (kB) after exec: apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+  # kubectl port-forward: 10 MiB over HTTP through it, beside the same download straight from the pod's IP on the node;
+  # kubectl 1.30 (the dispatcher's pick: SPDY after an HTTP upgrade) and 1.32 (SPDY tunnelled in a WebSocket).
+  "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench-web","namespace":"default"},"spec":{"nodeName":"bench-node",
+ "terminationGracePeriodSeconds":0,"containers":[{"name":"main","image":"localhost/edge/busybox:local","command":["sh","-c",
+ "busybox mkdir -p /www && busybox dd if=/dev/zero of=/www/big bs=1048576 count=10 2>/dev/null && exec httpd -f -p 8080 -h /www"]}]}}
+YAML
+  for _ in $(seq 600); do
+    [ "$("${KUBECTL[@]}" get pod bench-web -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ] && break; sleep 0.1
+  done
+  WEBIP=$("${KUBECTL[@]}" get pod bench-web -o jsonpath='{.status.podIP}')
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://$WEBIP:8080/big" && break; sleep 0.1; done
+  SDK_BIN=$(dirname "$(readlink -f "$(command -v kubectl)")")
+  echo "kubectl port-forward, curl of a 10 MiB file through it (3 runs each):"
+  for client in "$(command -v kubectl)" "$SDK_BIN/kubectl.1.32"; do
+    [ -x "$client" ] || continue
+    "$client" "${KUBECTL[@]:1}" port-forward pod/bench-web :8080 > "$WORK/pf.out" 2>&1 & PF=$!
+    LOCAL=""
+    for _ in $(seq 100); do
+      LOCAL=$(sed -n 's/^Forwarding from 127.0.0.1:\([0-9]*\) .*/\1/p' "$WORK/pf.out" | head -1); [ -n "$LOCAL" ] && break; sleep 0.1
+    done
+    for _ in 1 2 3; do
+      t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$LOCAL/big")
+      echo "  $("$client" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": "\([^"]*\)".*/\1/p' | head -1): ${t} s ($(awk -v t="$t" 'BEGIN{printf "%.1f", 10/t}') MiB/s)"
+    done
+    kill "$PF" 2>/dev/null || true; wait "$PF" 2>/dev/null || true
+  done
+  for _ in 1 2 3; do
+    t=$(curl -s -o /dev/null -w '%{time_total}' "http://$WEBIP:8080/big")
+    echo "  curl straight to the pod's IP on the node: ${t} s"
+  done
+  echo "  Pss (kB) after port-forward: apiserver $(pss "$APISERVER") cloudhub $(pss "$CLOUDHUB") hub $(pss "$HUB") edged $(pss "$EDGED")"
+  "${KUBECTL[@]}" delete pod bench-web --wait=false > /dev/null 2>&1 || true
   # Other traffic beside ten kubectl logs -f of a chatty pod (~100 KB/s each): pod create → Running again.
   "${KUBECTL[@]}" apply -f - > /dev/null <<YAML
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"bench-chatty","namespace":"default"},"spec":{"nodeName":"bench-node",
