@@ -91,6 +91,13 @@ public struct CRIError: Error, Sendable, CustomStringConvertible {
     public var isNotFound: Bool { code == .notFound }
     public var isUnavailable: Bool { code == .unavailable }
     public var isTimeout: Bool { code == .deadlineExceeded }
+    /// The connection to the runtime closed while the call was under way: whether the runtime did it is unknown.
+    public var isConnectionDrop: Bool { code == .unavailable && message.contains("unexpectedly closed") }
+    /// The call was not sent: the client was between connections after one dropped (not: the runtime is not there).
+    public var isNotSent: Bool {
+        code == .unavailable
+            && (message.contains("subchannel isn't ready") || message.contains("connection was dropped unexpectedly"))
+    }
 
     public var description: String {
         method.isEmpty ? "CRI: \(code): \(message)" : "CRI \(method): \(code): \(message)"
@@ -116,9 +123,14 @@ public final class CRIClient: Sendable {
         let path = try configuration.socketPath()
         let transport: Transport
         do {
+            // The runtime is a local socket: reconnecting is cheap, so it is tried again soon (grpc-swift's default
+            // waits 1 s, then up to 2 minutes, before the next attempt).
+            var config = Transport.Config.defaults
+            config.backoff = .init(initial: .milliseconds(20), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
             transport = try .http2NIOPosix(
                 target: .unixDomainSocket(path: path),
-                transportSecurity: .plaintext)
+                transportSecurity: .plaintext,
+                config: config)
         } catch {
             throw CRIError(method: "", wrapping: error)
         }
@@ -153,22 +165,44 @@ public final class CRIClient: Sendable {
 
     // MARK: - Calls
 
-    private func options(timeout: Duration? = nil) -> CallOptions {
+    /// `waitForReady` false: a runtime that is not there fails the call at once rather than at its deadline.
+    private func options(timeout: Duration? = nil, waitForReady: Bool = false) -> CallOptions {
         var options = CallOptions.defaults
         options.timeout = timeout ?? configuration.timeout
-        options.waitForReady = false
+        options.waitForReady = waitForReady
         options.maxResponseMessageBytes = configuration.maxResponseBytes
         return options
     }
+
+    /// Calls that change something each time they run (a second sandbox or container, a command run twice): never
+    /// sent again by this client. The others are reads, or idempotent by CRI's contract (stop, remove).
+    static let notRepeatable: Set<String> = ["RunPodSandbox", "CreateContainer", "StartContainer", "ExecSync"]
+
+    /// How often a call is sent again after its connection dropped (repeatable calls), or while the client reconnects
+    /// (any call: it was never sent), and the pause before each.
+    static let retryPauses: [Duration] = [.milliseconds(0), .milliseconds(20), .milliseconds(100)]
 
     private func call<Response: Sendable>(
         _ method: String, timeout: Duration? = nil,
         _ body: (CallOptions) async throws -> Response
     ) async throws(CRIError) -> Response {
-        do {
-            return try await body(options(timeout: timeout))
-        } catch {
-            throw CRIError(method: method, wrapping: error)
+        var attempt = 0
+        while true {
+            do {
+                // A call sent again waits for the new connection (within its deadline).
+                return try await body(options(timeout: timeout, waitForReady: attempt > 0))
+            } catch {
+                let failure = CRIError(method: method, wrapping: error)
+                // grpc-swift closes its HTTP/2 connection when a peer sends more than 200 RST_STREAM or PING frames
+                // in a short window (a DoS heuristic), and containerd's gRPC server sends one of each for nearly every
+                // call; the call under way then fails although the runtime may have answered, and calls made while
+                // the client reconnects fail unsent. Those are sent again; a call that may have run is sent again only
+                // if running it twice is harmless.
+                let again = failure.isNotSent || (failure.isConnectionDrop && !Self.notRepeatable.contains(method))
+                guard again, attempt < Self.retryPauses.count else { throw failure }
+                try? await Task.sleep(for: Self.retryPauses[attempt])
+                attempt += 1
+            }
         }
     }
 

@@ -338,6 +338,19 @@ actor PodWorker {
                 "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "ip": "\(record.podIP ?? "")",
             ])
         } catch {
+            // A sandbox the runtime made although its answer was lost (the connection dropped under the call): its
+            // name is taken, so it is adopted, as after a restart of edged.
+            if "\(error)".contains("reserve sandbox name") {
+                await adopt(&record, uid: uid)
+                if record.sandboxID != nil { return }
+            }
+            if let failure = error as? CRIError, failure.isConnectionDrop {
+                // Asked again on the next pass: the runtime either made it (adopted then) or did not.
+                logger.notice("pod sandbox call interrupted by a dropped runtime connection; asking again", metadata: [
+                    "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))",
+                ])
+                return
+            }
             record.sandboxError = "\(error)"
             record.sandboxRetryAt = .now + .seconds(5)
             logger.warning("pod sandbox failed", metadata: [
@@ -511,6 +524,13 @@ actor PodWorker {
                     ])
                     return view
                 }
+            }
+            if state.id == nil, error.isConnectionDrop {
+                // Asked again on the next pass: the runtime either made it (adopted then) or did not.
+                logger.notice("container creation interrupted by a dropped runtime connection; asking again", metadata: [
+                    "pod": "\(PodConfig.namespace(record.pod))/\(PodConfig.name(record.pod))", "container": "\(name)",
+                ])
+                return view
             }
             state.retryAt = .now + .seconds(5)
             state.waiting = ("CreateContainerError", "\(error)")
