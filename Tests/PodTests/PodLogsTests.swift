@@ -98,7 +98,7 @@ extension EdgedWorkloadSuites {
             }
         }
 
-        @Test("with the edge node offline, kubectl logs, exec and port-forward fail at once naming the node")
+        @Test("with the edge node offline, kubectl logs, exec, port-forward and top fail at once naming the node")
         func offlineNode() async throws {
             let stack = try await PodStack()
             try await stack.run {
@@ -124,6 +124,10 @@ extension EdgedWorkloadSuites {
                 #expect(forward.status != 0)
                 #expect((forward.stderr + forward.stdout).contains(#"node "edge-1" is offline"#), "\(forward)")
                 #expect(ContinuousClock.now - forwardStarted < .seconds(5))
+                // Its last usage figures are stale now: not shown.
+                let top = try await stack.api.kubectl(["top", "node", "edge-1"])
+                #expect(top.status != 0)
+                #expect((top.stderr + top.stdout).contains(#""edge-1" not found"#), "\(top)")
             }
         }
 

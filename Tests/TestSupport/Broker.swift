@@ -91,21 +91,36 @@ public enum TemporaryDirectory {
 }
 
 public enum FreePort {
-    /// A loopback TCP port that was free a moment ago (bound to port 0 and released).
+    /// Ports handed out by this process, never handed out twice.
+    private static let given = Watched<Set<Int>>([])
+    /// Below Linux's ephemeral range (32768–60999 by default): the kernel picks a connection's source port from that
+    /// range, so a port taken from it could be in use as one (a kubectl's, a broker client's) by the time a server
+    /// binds it. Above KubeEdge's own ports (10000–10004, 1883).
+    static let range = 20000..<32768
+
+    /// A loopback TCP port that was free a moment ago (bound and released), from `range`.
     public static func next() throws -> Int {
-        let (fd, port) = try bindLoopback()
-        close(fd)
-        return port
+        for _ in 0..<500 {
+            let port = Int.random(in: range)
+            var fresh = false
+            given.update { fresh = $0.insert(port).inserted }
+            guard fresh else { continue }
+            if let fd = try? bindLoopback(port: port) {
+                close(fd.fd)
+                return port
+            }
+        }
+        throw TestSupportError("no free loopback port in \(range)")
     }
 
-    /// A TCP socket bound to a loopback port the kernel chose (not listening), and that port.
-    static func bindLoopback() throws -> (fd: Int32, port: Int) {
+    /// A TCP socket bound to a loopback port (0: one the kernel chooses), not listening, and that port.
+    static func bindLoopback(port: Int = 0) throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket() failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in

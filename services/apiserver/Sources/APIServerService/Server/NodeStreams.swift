@@ -79,11 +79,13 @@ public final class NodeStreams: Sendable {
         }
     }
 
-    /// The nodes' usage reports no older than `maxAge` (a retained report of a node gone quiet is not shown).
+    /// The nodes' usage reports no older than `maxAge`, of nodes whose link is up: a retained report of a node gone
+    /// quiet or offline is not shown (its figures would be stale), so `kubectl top node` of it is a NotFound naming it.
     public func usage(maxAge: Duration) -> [(node: String, report: JSONValue)] {
         let now = ContinuousClock.now
         return state.withLock { s in
-            s.usage.filter { now - $0.value.at <= maxAge }.map { ($0.key, $0.value.report) }.sorted { $0.0 < $1.0 }
+            s.usage.filter { now - $0.value.at <= maxAge && s.links[$0.key] != false }
+                .map { ($0.key, $0.value.report) }.sorted { $0.0 < $1.0 }
         }
     }
 
