@@ -301,6 +301,9 @@ YAML
   echo "kubectl port-forward, curl of a 10 MiB file through it (3 runs each):"
   for client in "$(command -v kubectl)" "$SDK_BIN/kubectl.1.32"; do
     [ -x "$client" ] || continue
+    # The client that really runs: the dispatcher picks one by the server's version.
+    VERSION=$("$client" "${KUBECTL[@]:1}" version -o json 2>/dev/null | tr -d '\n ' \
+      | sed -n 's/.*"clientVersion":{[^}]*"gitVersion":"\([^"]*\)".*/\1/p')
     "$client" "${KUBECTL[@]:1}" port-forward pod/bench-web :8080 > "$WORK/pf.out" 2>&1 & PF=$!
     LOCAL=""
     for _ in $(seq 100); do
@@ -308,7 +311,7 @@ YAML
     done
     for _ in 1 2 3; do
       t=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$LOCAL/big")
-      echo "  $("$client" version --client -o json 2>/dev/null | sed -n 's/.*"gitVersion": "\([^"]*\)".*/\1/p' | head -1): ${t} s ($(awk -v t="$t" 'BEGIN{printf "%.1f", 10/t}') MiB/s)"
+      echo "  kubectl $VERSION: ${t} s ($(awk -v t="$t" 'BEGIN{printf "%.1f", 10/t}') MiB/s)"
     done
     kill "$PF" 2>/dev/null || true; wait "$PF" 2>/dev/null || true
   done

@@ -52,6 +52,7 @@ extension EdgedWorkloadSuites {
                 // One tunnel of each kind reached the API server.
                 #expect(stack.api.log.contains("port-forward tunnel") && stack.api.log.contains("transport=spdy"), "no SPDY upgrade")
                 #expect(stack.api.log.contains("transport=websocket"), "no WebSocket tunnel")
+                #expect(!stack.api.log.contains("Error handling upgrade result"), "a SPDY connection's end logged as an error")
             }
         }
 

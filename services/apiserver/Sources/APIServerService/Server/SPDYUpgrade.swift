@@ -105,13 +105,12 @@ struct SPDYUpgradeChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await withTaskGroup(of: Void.self) { group in
-            // The base channel ends when the connection does, also when SPDY took it (nothing ever reached it).
-            group.addTask { await base.handle(value: value.base, logger: logger) }
-            if let connection = try? await value.takeover.get() {
-                await serve(connection)
-                connection.close()
-            }
+        // The sniffer decides on the first request head, before the base channel could see anything.
+        if let connection = try? await value.takeover.get() {
+            await serve(connection)
+            connection.close()
+        } else {
+            await base.handle(value: value.base, logger: logger)
         }
     }
 }
