@@ -56,33 +56,42 @@ extension EdgedWorkloadSuites {
                 let missing = try await stack.api.kubectl(["exec", "shell", "-c", "nope", "--", "true"])
                 #expect(missing.status != 0)
 
-                // Interactive, with a terminal: kubectl exec -it driven through tmux, as a person types.
+                // Interactive, with a terminal: kubectl exec -it driven through tmux, as a person types; with kubectl
+                // 1.30 over WebSocket and 1.28 over SPDY. The pane's size reaches the shell (the resize channel).
                 let tmux = try Executables.which("tmux")
                 let socket = stack.directory.appendingPathComponent("tmux.sock").path
                 let kubectl = try Executables.which("kubectl")
                 let environment = stack.api.kubectlEnvironment
-                // A ChildProcess, not Command.run: the tmux client waits for its server's signal, which the test
-                // runner's blocked signals would hold back.
-                let start = try ChildProcess(tmux, [
-                    "-S", socket, "new-session", "-d", "-s", "exec", "-x", "120", "-y", "30",
-                    "-e", "KUBECONFIG=\(environment["KUBECONFIG"] ?? "")", "-e", "HOME=\(environment["HOME"] ?? "")",
-                    "\(kubectl) --cache-dir \(stack.api.directory.path)/kube-cache exec -it shell -- sh",
-                ])
-                defer { start.signal(SIGKILL) }  // the tmux client may wait for its server; the screen is what counts
                 defer { _ = try? Process.run(URL(fileURLWithPath: tmux), arguments: ["-S", socket, "kill-server"]) }
-                func screen() async -> String {
-                    (try? await Command.run(tmux, ["-S", socket, "capture-pane", "-p", "-t", "exec"], timeout: 10))?.stdout ?? ""
-                }
-                try await eventually("a shell prompt in the pod", timeout: 30) { await screen().contains("#") }
-                _ = try await Command.run(tmux, ["-S", socket, "send-keys", "-t", "exec", "echo marker-$((6*7)) $(hostname)", "Enter"],
-                                          timeout: 10)
-                try await eventually("the command's output on the terminal", timeout: 30) {
-                    await screen().contains("marker-42 shell")
-                }
-                _ = try await Command.run(tmux, ["-S", socket, "send-keys", "-t", "exec", "exit", "Enter"], timeout: 10)
-                try await eventually("the session ends with the shell", timeout: 30) {
-                    let sessions = try? await Command.run(tmux, ["-S", socket, "has-session", "-t", "exec"], timeout: 10)
-                    return sessions?.status != 0
+                for (client, session, cacheDir) in [(kubectl, "exec", "kube-cache"), (old, "old", "kube-cache-128")] {
+                    // A ChildProcess, not Command.run: the tmux client waits for its server's signal, which the test
+                    // runner's blocked signals would hold back.
+                    let start = try ChildProcess(tmux, [
+                        "-S", socket, "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
+                        "-e", "KUBECONFIG=\(environment["KUBECONFIG"] ?? "")", "-e", "HOME=\(environment["HOME"] ?? "")",
+                        "\(client) --cache-dir \(stack.api.directory.path)/\(cacheDir) exec -it shell -- sh",
+                    ])
+                    defer { start.signal(SIGKILL) }  // the tmux client may wait for its server; the screen is what counts
+                    func screen() async -> String {
+                        (try? await Command.run(tmux, ["-S", socket, "capture-pane", "-p", "-t", session], timeout: 10))?.stdout ?? ""
+                    }
+                    func type(_ keys: String) async throws {
+                        _ = try await Command.run(tmux, ["-S", socket, "send-keys", "-t", session, keys, "Enter"], timeout: 10)
+                    }
+                    try await eventually("a shell prompt in the pod (\(session))", timeout: 30) { await screen().contains("#") }
+                    try await type("echo marker-$((6*7)) $(hostname)")
+                    try await eventually("the command's output on the terminal (\(session))", timeout: 30) {
+                        await screen().contains("marker-42 shell")
+                    }
+                    try await type("echo size-$(busybox stty size | busybox tr ' ' x)")
+                    try await eventually("the pane's 30 rows and 120 columns in the pod (\(session))", timeout: 30) {
+                        await screen().contains("size-30x120")
+                    }
+                    try await type("exit")
+                    try await eventually("the session ends with the shell (\(session))", timeout: 30) {
+                        let sessions = try? await Command.run(tmux, ["-S", socket, "has-session", "-t", session], timeout: 10)
+                        return sessions?.status != 0
+                    }
                 }
 
                 // kubectl attach: the running main process's output as it comes.
@@ -93,6 +102,12 @@ extension EdgedWorkloadSuites {
                                                           "attach", "ticker"], environment: environment)
                 defer { attached.signal(SIGKILL) }
                 try await attached.waitForLines(timeout: 30, "two ticks") { lines in lines.filter { $0.hasPrefix("tick-") }.count >= 2 }
+                let oldAttached = try ChildProcess(old, ["--cache-dir", cache, "attach", "ticker"], environment: environment)
+                defer { oldAttached.signal(SIGKILL) }
+                try await oldAttached.waitForLines(timeout: 30, "two ticks over SPDY") { lines in
+                    lines.filter { $0.hasPrefix("tick-") }.count >= 2
+                }
+                #expect(stack.api.log.contains("attach session over SPDY"), "kubectl 1.28's attach did not come over SPDY")
             }
         }
     }
