@@ -89,22 +89,63 @@ extension EdgedWorkloadSuites {
             #expect(received.count == sent.count, "\(kubectl)")
             #expect(received == sent, "\(kubectl): the echoed bytes differ")
 
+            // A connection left open when kubectl goes: its session ends at the edge too.
+            let idle = try RawEcho(port: echo)
+            defer { idle.close() }
+            #expect(try await Task.detached { try idle.roundTrip(Array("ping".utf8)) }.value == Array("ping".utf8))
+
             // Nothing listens on 9999: kubectl shows the runtime's error for the port, and nothing hangs.
             let refused = try await Command.run(curl, ["-sS", "--max-time", "30", "http://127.0.0.1:\(unserved)/"], timeout: 40)
             #expect(refused.status != 0)
             try await forward.waitForLines(timeout: 30, "the error for port 9999") { lines in
                 lines.contains { $0.contains("an error occurred forwarding") && $0.contains("9999") }
             }
+            forward.signal(SIGKILL)
+            try await eventually("every port-forward session ended at the edge once kubectl was gone", timeout: 30) {
+                let log = stack.process("edged")?.allOutput ?? ""
+                let opened = Self.sessions(in: log, where: "kind=portforward")
+                let ended = Self.sessions(in: log, where: "stream session ended")
+                return !opened.isEmpty && opened.isSubset(of: ended)
+            }
+        }
+
+        /// The session ids of edged's log lines that contain `marker`.
+        static func sessions(in log: String, where marker: String) -> Set<String> {
+            Set(log.split(separator: "\n").filter { $0.contains(marker) }.compactMap { line -> String? in
+                guard let range = line.range(of: "session=") else { return nil }
+                return String(line[range.upperBound...].prefix { !$0.isWhitespace })
+            })
         }
     }
 }
 
+/// A TCP connection kept open to an echo server: bytes out, the same bytes back.
+final class RawEcho: @unchecked Sendable {
+    // @unchecked: one task uses it at a time.
+    private let fd: Int32
+
+    init(port: Int) throws { fd = try TCPEcho.connect(port: port) }
+
+    func roundTrip(_ bytes: [UInt8]) throws -> [UInt8] {
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: bytes.count)
+        var received = 0
+        while received < bytes.count {
+            let count = buffer[received...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw TestSupportError("the echo ended after \(received) bytes") }
+            received += count
+        }
+        return buffer
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
 /// A blocking TCP client for the echo check: writes `payload` from one thread while reading as many bytes back.
 enum TCPEcho {
-    static func roundTrip(port: Int, _ payload: [UInt8], timeoutSeconds: Int = 60) throws -> [UInt8] {
+    static func connect(port: Int, timeoutSeconds: Int = 60) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -113,9 +154,18 @@ enum TCPEcho {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw TestSupportError("connect to 127.0.0.1:\(port) failed: errno \(errno)") }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw TestSupportError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+        }
+        return fd
+    }
+
+    static func roundTrip(port: Int, _ payload: [UInt8]) throws -> [UInt8] {
+        let fd = try connect(port: port)
+        defer { close(fd) }
         let writer = Thread {
             var offset = 0
             while offset < payload.count {
