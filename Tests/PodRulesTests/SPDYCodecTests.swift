@@ -84,6 +84,13 @@ struct SPDYCodecTests {
         #expect(throws: SPDYError.self) { try spdy2.push([0x80, 0x02, 0x00, 0x06, 0, 0, 0, 4, 0, 0, 0, 1]) }
         var huge = SPDYFrameReader(readsHeaders: false)
         #expect(throws: SPDYError.self) { try huge.push([0, 0, 0, 1, 0, 0xff, 0xff, 0xff]) }
+        // A header block that inflates past 64 KiB (70,004 bytes from 93): refused, not inflated on.
+        var bomb = SPDYFrameReader(readsHeaders: true)
+        let zeros = [UInt8](repeating: 0, count: 67)
+        let block: [UInt8] = [0x78, 0xda, 0xec, 0xc1, 0x31, 0x01, 0x00, 0x00, 0x0c, 0xc3, 0xa0, 0xcc, 0xbf, 0xe9, 0x99,
+                              0xe8, 0x09, 0x54, 0x17] + zeros + [0x30, 0xf7, 0x00, 0x00, 0x00, 0xff, 0xff]
+        let error = #expect(throws: SPDYError.self) { try bomb.push(Self.synStream(id: 1, block: block, fin: false)) }
+        #expect(error?.description.contains("larger than") == true, "\(String(describing: error))")
         // A block that claims more headers than it holds.
         #expect(throws: SPDYError.self) { try SPDYFrameReader.parseHeaderBlock([0, 0, 0, 2, 0, 0, 0, 1, 0x61]) }
     }
