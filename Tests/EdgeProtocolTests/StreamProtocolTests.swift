@@ -53,4 +53,17 @@ struct StreamProtocolTests {
         #expect(Base64.decode("aGVs\nbG8") == Array("hello".utf8))
         #expect(Base64.decode("a$b") == nil)
     }
+
+    @Test("the node's started frame offers input credit; a plain empty data frame does not; a port-forward open")
+    func startedAndPortForward() throws {
+        let started = try StreamFrame(MessageCodec.decode(MessageCodec.encode(StreamProtocol.started(session: "s1"))))
+        #expect(started.operation == .data && started.data.isEmpty && started.inputCredit && started.session == "s1")
+        let plain = try StreamFrame(MessageCodec.decode(MessageCodec.encode(
+            StreamProtocol.data(session: "s1", source: StreamProtocol.edgeSource, bytes: []))))
+        #expect(!plain.inputCredit)
+        var forward = StreamRequest(kind: .portforward, namespace: "default", pod: "web", uid: "u", container: "")
+        forward.ports = [8080]
+        let open = try StreamFrame(MessageCodec.decode(MessageCodec.encode(StreamProtocol.open(session: "s2", request: forward))))
+        #expect(open.request == forward)
+    }
 }

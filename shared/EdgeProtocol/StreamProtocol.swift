@@ -49,6 +49,15 @@ public enum StreamProtocol {
         return frame(.data, session: session, source: source, content: .object(members))
     }
 
+    /// The node's first frame of a session, empty: it has started serving. `"inputCredit": true` says it grants
+    /// credit for the input it takes (stdin, a forwarded connection's bytes), so the API server holds input back to
+    /// that credit; a node that does not say so gets input as it comes (an edged from before input credit).
+    public static func started(session: String) -> Message {
+        frame(.data, session: session, source: edgeSource, content: .object([
+            ("channel", .number(String(Channel.stdout.rawValue))), ("data", .string("")), ("inputCredit", .bool(true)),
+        ]))
+    }
+
     public static func credit(session: String, source: String, bytes: Int) -> Message {
         frame(.credit, session: session, source: source, content: .object([("bytes", .number(String(bytes)))]))
     }
@@ -95,6 +104,8 @@ public struct StreamFrame: Sendable {
     public var data: [UInt8] = []
     /// The channel ends after `data` (stdin closed).
     public var eof = false
+    /// The node's first frame: it grants credit for input (`StreamProtocol.started`).
+    public var inputCredit = false
     public var credit = 0
     public var failure: StreamFailure?
     public var exitCode: Int?
@@ -119,6 +130,7 @@ public struct StreamFrame: Sendable {
             data = bytes
             channel = content["channel"]?.int64Value.flatMap { StreamProtocol.Channel(rawValue: Int($0)) } ?? .stdout
             eof = content["eof"]?.boolValue ?? false
+            inputCredit = content["inputCredit"]?.boolValue ?? false
         case .credit:
             guard let bytes = content["bytes"]?.int64Value, bytes > 0 else { throw StreamError("stream credit frame without bytes") }
             credit = Int(clamping: bytes)

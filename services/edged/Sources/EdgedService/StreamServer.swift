@@ -240,7 +240,7 @@ final class StreamServer: Sendable {
             return nil
         }
         defer { runtime.close() }
-        await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
+        await send(StreamProtocol.started(session: session))
         var failure: StreamFailure?
         for await event in runtime.events {
             switch event {
@@ -279,7 +279,7 @@ final class StreamServer: Sendable {
         }
         defer { try? file.close() }
         // The first frame, empty, says the log is there: the API server answers 200 and streams from here on.
-        await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, bytes: []))
+        await send(StreamProtocol.started(session: session))
         var selection = LogSelection(options: request.logs, now: Date().timeIntervalSince1970)
         var rest: [UInt8] = []
         // The file as it is now, read in bounded chunks (memory stays flat however long the log): with `tail`, only

@@ -117,6 +117,7 @@ public final class NodeStreams: Sendable {
             throw StreamFailure(code: 500, reason: "InternalError", "the session with node \"\(node)\" ended")
         }
         if first.operation == .close, let failure = first.failure { throw failure }
+        if first.inputCredit { stream.limitInputToCredit() }
         stream.pushBack(first)
         return stream
     }
@@ -157,6 +158,8 @@ public final class NodeStream: Sendable {
     private let pushedBack = Mutex<StreamFrame?>(nil)
 
     private struct Input {
+        /// Whether the node grants credit for input (it said so in its first frame); if not, input is not held back.
+        var limited = false
         var credit = StreamProtocol.initialCredit
         var waiter: CheckedContinuation<Void, Never>?
         var over = false
@@ -191,8 +194,8 @@ public final class NodeStream: Sendable {
                 while granted == 0 {
                     let ready = input.withLock { i -> Int? in
                         guard !i.over else { return nil }
-                        let take = min(i.credit, StreamProtocol.chunkSize, bytes.count - offset)
-                        i.credit -= take
+                        let take = min(i.limited ? i.credit : Int.max, StreamProtocol.chunkSize, bytes.count - offset)
+                        if i.limited { i.credit -= take }
                         return take
                     }
                     guard let ready else { return false }
@@ -217,6 +220,8 @@ public final class NodeStream: Sendable {
         } while offset < bytes.count
         return true
     }
+
+    func limitInputToCredit() { input.withLock { $0.limited = true } }
 
     /// The node took `bytes` of input.
     func granted(_ bytes: Int) {
