@@ -109,6 +109,45 @@ struct PortForwardProtocolTests {
         }
         await node.close()
     }
+
+    @Test("SIGTERM with a port-forward tunnel open: the API server closes it and exits promptly")
+    func shutdownWithTunnelOpen() async throws {
+        let api = try await APIServerProcess()
+        defer { Task { await api.stop() } }
+        _ = try await api.ok("apply", "-f", "-", input: Self.pod)
+        let node = try BusClient(BusConfiguration(endpoint: try BusEndpoint(parsing: api.broker.address), clientID: "fake-node-2"),
+                                 logger: Logger(label: "fake-node"))
+        try node.start()
+        try await node.waitUntilConnected(timeout: .seconds(30))
+        try await node.publish(Topics.nodeLink("edge-x"), "connected", retain: true)
+        var tunnel: RawHTTP?
+        try await eventually("a SPDY tunnel once the server sees edge-x", timeout: 30) {
+            guard let attempt = try? RawHTTP(port: api.insecurePort) else { return false }
+            try? attempt.send(Self.upgrade("portforward.k8s.io"))
+            let head = (try? await Task.detached { try attempt.read(until: Array("\r\n\r\n".utf8)) }.value) ?? []
+            guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else {
+                attempt.close()
+                return false
+            }
+            tunnel = attempt
+            return true
+        }
+        let connection = try #require(tunnel)
+        defer { connection.close() }
+        let (status, seconds) = await api.terminate(timeout: 20)
+        #expect(status == 0, "exit status \(String(describing: status))")
+        #expect(seconds < 8, "the API server took \(seconds) s to exit with a tunnel open")
+        // The tunnel was closed (after a GOAWAY), not left hanging.
+        var rest: [UInt8] = []
+        while true {
+            let more = try await Task.detached { try connection.readSome() }.value
+            if more.isEmpty { break }
+            rest += more
+        }
+        var frames = SPDYFrameReader(readsHeaders: false)
+        #expect(try frames.push(rest).contains(.goAway(lastGood: 0, status: 0)), "no GOAWAY before the close")
+        await node.close()
+    }
 }
 
 /// A blocking loopback TCP client for raw HTTP and SPDY bytes.

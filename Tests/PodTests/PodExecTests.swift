@@ -108,6 +108,22 @@ extension EdgedWorkloadSuites {
                     lines.filter { $0.hasPrefix("tick-") }.count >= 2
                 }
                 #expect(stack.api.log.contains("attach session over SPDY"), "kubectl 1.28's attach did not come over SPDY")
+
+                // SIGTERM with sessions open (WebSocket and SPDY): the API server ends them and exits promptly.
+                let waiting = try ChildProcess(kubectl, ["--cache-dir", stack.api.directory.appendingPathComponent("kube-cache").path,
+                                                         "exec", "-i", "shell", "--", "cat"], environment: environment, stdin: true)
+                defer { waiting.signal(SIGKILL) }
+                let oldWaiting = try ChildProcess(old, ["--cache-dir", cache, "exec", "-i", "shell", "--", "cat"],
+                                                  environment: environment, stdin: true)
+                defer { oldWaiting.signal(SIGKILL) }
+                try waiting.send("echo-1\n")
+                try oldWaiting.send("echo-2\n")
+                try await waiting.waitForLines(timeout: 30, "cat's echo over WebSocket") { $0.contains("echo-1") }
+                try await oldWaiting.waitForLines(timeout: 30, "cat's echo over SPDY") { $0.contains("echo-2") }
+                let (status, seconds) = await stack.api.terminate(timeout: 20)
+                #expect(status == 0 && seconds < 8, "the API server took \(seconds) s to exit (status \(String(describing: status)))")
+                #expect(await waiting.waitForExit(timeout: 10) != nil, "kubectl exec over WebSocket still runs")
+                #expect(await oldWaiting.waitForExit(timeout: 10) != nil, "kubectl exec over SPDY still runs")
             }
         }
     }

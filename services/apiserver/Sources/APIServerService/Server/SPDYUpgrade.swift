@@ -2,6 +2,8 @@ import HummingbirdCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import SPDY
+import ServiceLifecycle
 
 /// A request to switch a connection to SPDY/3.1 (`Connection: Upgrade`, `Upgrade: SPDY/3.1`), as kubectl sends for
 /// `port-forward` before 1.31 and for `exec`/`attach` before 1.29: what kube-apiserver hands to its SPDY proxy.
@@ -107,7 +109,17 @@ struct SPDYUpgradeChannel<Base: ServerChildChannel>: ServerChildChannel {
     func handle(value: Value, logger: Logger) async {
         // The sniffer decides on the first request head, before the base channel could see anything.
         if let connection = try? await value.takeover.get() {
-            await serve(connection)
+            // On SIGTERM the session ends with a GOAWAY and the connection is closed: kubectl learns at once, and the
+            // server's shutdown does not wait for a client that may never leave.
+            await withGracefulShutdownHandler {
+                await serve(connection)
+            } onGracefulShutdown: {
+                Task {
+                    var writer = SPDYFrameWriter()
+                    await connection.send(writer.encode(.goAway(lastGood: 0, status: 0)))
+                    connection.close()
+                }
+            }
             connection.close()
         } else {
             await base.handle(value: value.base, logger: logger)
