@@ -29,6 +29,21 @@ extension EdgedWorkloadSuites {
                 #expect(piped.status == 0, "\(piped)")
                 #expect(piped.stdout == "hi from stdin\n", "\(piped)")
 
+                // Only v4.channel.k8s.io offered (clients before kubectl 1.29's v5, other tools): the Status on
+                // channel 3 carries the exit code.
+                let v4 = try await Command.run(try PeersVenv.python(), [
+                    Repository.root.appendingPathComponent("Tests/Peers/ws_exec_v4.py").path,
+                    "ws://127.0.0.1:\(stack.api.insecurePort)/api/v1/namespaces/default/pods/shell/exec?command=sh&command=-c"
+                        + "&command=echo+out%3B+echo+err+%3E%262%3B+exit+7&stdout=true&stderr=true",
+                ], timeout: 60)
+                let v4Answer = try JSONSerialization.jsonObject(with: Data(v4.stdout.utf8)) as? [String: Any]
+                #expect(v4Answer?["protocol"] as? String == "v4.channel.k8s.io", "\(v4)")
+                #expect(v4Answer?["stdout"] as? String == "out\n" && v4Answer?["stderr"] as? String == "err\n", "\(v4)")
+                let v4Status = v4Answer?["status"] as? [String: Any]
+                let causes = (v4Status?["details"] as? [String: Any])?["causes"] as? [[String: Any]]
+                #expect(v4Status?["reason"] as? String == "NonZeroExitCode", "\(v4)")
+                #expect(causes?.first?["reason"] as? String == "ExitCode" && causes?.first?["message"] as? String == "7", "\(v4)")
+
                 // kubectl 1.28 speaks SPDY/3.1 after an HTTP upgrade (WebSocket came with 1.29).
                 let dispatcher = try Executables.which("kubectl")
                 let old = URL(fileURLWithPath: dispatcher).resolvingSymlinksInPath().deletingLastPathComponent()
