@@ -11,7 +11,7 @@ extension EdgedWorkloadSuites {
         static let manifest = """
             apiVersion: v1
             kind: Pod
-            metadata: {name: web, namespace: default}
+            metadata: {name: web, namespace: default, labels: {app: web}}
             spec:
               nodeName: \(PodStack.node)
               terminationGracePeriodSeconds: 1
@@ -22,10 +22,17 @@ extension EdgedWorkloadSuites {
               - name: echo
                 image: \(Containerd.busyboxImage)
                 command: ["nc", "-ll", "-p", "9000", "-e", "cat"]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: default}
+            spec:
+              selector: {app: web}
+              ports: [{name: http, port: 80, targetPort: 8080}]
 
             """
 
-        @Test("an HTTP request and a 3 MB download through it, 2 MB echoed both ways, an unserved port's error")
+        @Test("an HTTP request and a 3 MB download through it, 2 MB echoed both ways, an unserved port's error, a Service")
         func portForward() async throws {
             let stack = try await PodStack()
             try await stack.run {
@@ -49,6 +56,21 @@ extension EdgedWorkloadSuites {
                 for kubectl in [dispatcher, kubectl132] {
                     try await Self.check(stack, kubectl: kubectl)
                 }
+                // To a Service: kubectl picks a pod of its selector and maps the service port to the target port.
+                let toService = try ChildProcess(dispatcher, [
+                    "--cache-dir", stack.api.directory.appendingPathComponent("kube-cache").path,
+                    "port-forward", "svc/web", ":80",
+                ], environment: stack.api.kubectlEnvironment)
+                defer { toService.signal(SIGKILL) }
+                try await toService.waitForLines(timeout: 30, "a local port for the service") { lines in
+                    lines.contains { $0.hasPrefix("Forwarding from 127.0.0.1:") && $0.hasSuffix("-> 8080") }
+                }
+                let serviceLine = try #require(toService.lines.first { $0.hasPrefix("Forwarding from 127.0.0.1:") })
+                let servicePort = try #require(Int(serviceLine.dropFirst("Forwarding from 127.0.0.1:".count).prefix { $0.isNumber }))
+                let viaService = try await Command.run(try Executables.which("curl"),
+                                                       ["-sS", "--max-time", "30", "http://127.0.0.1:\(servicePort)/"], timeout: 40)
+                #expect(viaService.status == 0 && viaService.stdout == "hello-from-pod\n", "\(viaService)")
+
                 // One tunnel of each kind reached the API server.
                 #expect(stack.api.log.contains("port-forward tunnel") && stack.api.log.contains("transport=spdy"), "no SPDY upgrade")
                 #expect(stack.api.log.contains("transport=websocket"), "no WebSocket tunnel")
