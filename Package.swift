@@ -252,7 +252,7 @@ var targets: [Target] = [
     // The pure rules of meta, edgecontroller and edged (SQLite files, no sockets).
     .testTarget(
         name: "PodRulesTests",
-        dependencies: ["MetaService", "EdgeControllerService", "EdgedService", "EdgeProtocol", "KubeClient", "SPDY"],
+        dependencies: ["MetaService", "EdgeControllerService", "EdgedService", "EdgeProtocol", "KubeClient", "SPDY", "TestSupport"],
         path: "Tests/PodRulesTests", swiftSettings: swiftSettings),
     // Pods end to end: apiserver, edgecontroller, cloudhub, hub, meta, edged and a real containerd.
     .testTarget(

@@ -1,5 +1,6 @@
 @testable import SPDY
 import Testing
+import TestSupport
 
 /// SPDY/3.1 framing: what edged sends to the runtime's streaming server, and the API server's reading of kubectl's
 /// port-forward frames (header blocks deflated by Go's zlib with the SPDY dictionary).
@@ -93,5 +94,29 @@ struct SPDYCodecTests {
         #expect(error?.description.contains("larger than") == true, "\(String(describing: error))")
         // A block that claims more headers than it holds.
         #expect(throws: SPDYError.self) { try SPDYFrameReader.parseHeaderBlock([0, 0, 0, 2, 0, 0, 0, 1, 0x61]) }
+    }
+
+    @Test("random bytes, and kubectl's frames with random bytes changed, end in frames or an error: never a trap",
+          arguments: [UInt64(1), 2, 3])
+    func fuzz(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let valid = Self.synStream(id: 1, block: Self.goErrorBlock, fin: true)
+            + Self.synStream(id: 3, block: Self.goDataBlock, fin: false)
+            + SPDYFrameWriter.data(id: 3, fin: false, Array("GET / HTTP/1.1\r\n".utf8))
+        for round in 0..<2000 {
+            var bytes: [UInt8]
+            if round % 2 == 0 {
+                bytes = (0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            } else {
+                bytes = valid
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            var reader = SPDYFrameReader(readsHeaders: true)
+            let cut = Int.random(in: 0...bytes.count, using: &rng)
+            _ = try? reader.push(bytes[..<cut])
+            _ = try? reader.push(bytes[cut...])
+        }
     }
 }
