@@ -29,6 +29,29 @@ extension EdgedWorkloadSuites {
                 #expect(piped.status == 0, "\(piped)")
                 #expect(piped.stdout == "hi from stdin\n", "\(piped)")
 
+                // kubectl 1.32, v5.channel.k8s.io as kubectl 1.30 (the dispatcher's pick for our v1.30 server).
+                let kubectl132 = URL(fileURLWithPath: try Executables.which("kubectl")).resolvingSymlinksInPath()
+                    .deletingLastPathComponent().appendingPathComponent("kubectl.1.32").path
+                let newest = try await Command.run(kubectl132, [
+                    "--cache-dir", stack.api.directory.appendingPathComponent("kube-cache-132").path,
+                    "exec", "shell", "--", "sh", "-c", "cat /etc/hostname; exit 4",
+                ], environment: stack.api.kubectlEnvironment, timeout: 60)
+                #expect(newest.status == 4 && newest.stdout == "shell\n", "\(newest)")
+
+                // Closing kubectl ends the session at the edge (the command itself is the runtime's to end).
+                let leaving = try ChildProcess(kubectl132, [
+                    "--cache-dir", stack.api.directory.appendingPathComponent("kube-cache-132").path,
+                    "exec", "shell", "--", "sh", "-c", "echo leaving-soon; sleep 300",
+                ], environment: stack.api.kubectlEnvironment)
+                try await leaving.waitForLines(timeout: 30, "the command's first line") { $0.contains("leaving-soon") }
+                leaving.signal(SIGKILL)
+                try await eventually("every exec session ended at the edge once its kubectl was gone", timeout: 30) {
+                    let log = stack.process("edged")?.allOutput ?? ""
+                    let opened = PodPortForwardTests.sessions(in: log, where: "kind=exec")
+                    let ended = PodPortForwardTests.sessions(in: log, where: "stream session ended")
+                    return !opened.isEmpty && opened.isSubset(of: ended)
+                }
+
                 // Only v4.channel.k8s.io offered (clients before kubectl 1.29's v5, other tools): the Status on
                 // channel 3 carries the exit code.
                 let v4 = try await Command.run(try PeersVenv.python(), [
