@@ -187,10 +187,14 @@ public final class CRIClient: Sendable {
         _ body: (CallOptions) async throws -> Response
     ) async throws(CRIError) -> Response {
         var attempt = 0
+        let budget = timeout ?? configuration.timeout
+        let started = ContinuousClock.now
         while true {
             do {
-                // A call sent again waits for the new connection (within its deadline).
-                return try await body(options(timeout: timeout, waitForReady: attempt > 0))
+                // A call sent again waits for the new connection, within what is left of its deadline: however often
+                // it is sent, a call takes about its deadline at most (a runtime that is gone fails it in time).
+                let left = attempt == 0 ? budget : max(budget - (ContinuousClock.now - started), .seconds(1))
+                return try await body(options(timeout: left, waitForReady: attempt > 0))
             } catch {
                 let failure = CRIError(method: method, wrapping: error)
                 // grpc-swift closes its HTTP/2 connection when a peer sends more than 200 RST_STREAM or PING frames
@@ -199,7 +203,7 @@ public final class CRIClient: Sendable {
                 // the client reconnects fail unsent. Those are sent again; a call that may have run is sent again only
                 // if running it twice is harmless.
                 let again = failure.isNotSent || (failure.isConnectionDrop && !Self.notRepeatable.contains(method))
-                guard again, attempt < Self.retryPauses.count else { throw failure }
+                guard again, attempt < Self.retryPauses.count, ContinuousClock.now - started < budget else { throw failure }
                 try? await Task.sleep(for: Self.retryPauses[attempt])
                 attempt += 1
             }
