@@ -26,6 +26,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         self.kind = kind
     }
 
+    /// A node's answer to a stream session (logs, exec, port-forward), as the API server gives it to its client.
+    public init(_ failure: StreamFailure) {
+        self.init(code: failure.code, reason: failure.reason, message: failure.message)
+    }
+
     public var description: String { "\(code) \(reason): \(message)" }
 
     /// The `Status` object's JSON.

@@ -678,7 +678,7 @@ extension APIResponder {
         do {
             session = try await streams.open(node: node, request: ask)
         } catch {
-            throw APIError(code: error.code, reason: error.reason, message: error.message)
+            throw APIError(error)
         }
         let logger = self.logger
         return Response(

@@ -96,8 +96,7 @@ struct PortForwardTunnel: Sendable {
     /// `input`: the client's bytes, each chunk reported to `consumed` once read.
     private func run<Source: AsyncSequence>(transport: String, input: Source, consumed: @escaping @Sendable (Int) -> Void,
                                             out: TunnelOutput) async where Source.Element == [UInt8] {
-        var reader = SPDYFrameReader(readsHeaders: true)
-        var writer = SPDYFrameWriter()
+        var spdy = SPDYServerSide(out: out, context: "port-forward of \(namespace)/\(pod)", logger: logger)
         var pairs: [String: Pair] = [:]
         var requestOfStream: [UInt32: String] = [:]
         logger.info("port-forward tunnel", metadata: ["pod": "\(namespace)/\(pod)", "node": "\(node)", "transport": "\(transport)"])
@@ -105,24 +104,13 @@ struct PortForwardTunnel: Sendable {
             do {
                 messages: for try await bytes in input {
                     consumed(bytes.count)
-                    let frames: [SPDYFrame]
-                    do {
-                        frames = try reader.push(bytes)
-                    } catch {
-                        logger.warning("port-forward tunnel ended: kubectl's bytes are not SPDY/3.1",
-                                       metadata: ["pod": "\(namespace)/\(pod)", "reason": "\(error)"])
-                        await out.send(writer.encode(.goAway(lastGood: 0, status: SPDYFrame.protocolError)))
-                        break messages
-                    }
-                    for frame in frames {
-                        switch frame {
-                        case .synStream(let id, let headers, _):
-                            await out.send(writer.encode(.synReply(id: id)))
+                    guard let events = await spdy.receive(bytes) else { break messages }
+                    for event in events {
+                        switch event {
+                        case .opened(let id, let headers):
                             guard let request = headers.value("requestid"), let type = headers.value("streamtype"),
                                   type == "error" || type == "data" else {
-                                logger.warning("port-forward stream without requestid or streamtype reset",
-                                               metadata: ["pod": "\(namespace)/\(pod)", "stream": "\(id)"])
-                                await out.send(writer.encode(.rstStream(id: id, status: SPDYFrame.protocolError)))
+                                await spdy.refuse(id)
                                 continue
                             }
                             requestOfStream[id] = request
@@ -150,16 +138,10 @@ struct PortForwardTunnel: Sendable {
                             }
                             if fin { pair.input?.yield(.end) }
                             await pair.backlog?.waitForRoom()
-                        case .rstStream(let id, _):
+                        case .reset(let id):
                             // kubectl removes a finished connection's streams with resets; an open one is cancelled.
                             guard let request = requestOfStream.removeValue(forKey: id) else { continue }
                             pairs.removeValue(forKey: request)?.input?.yield(.reset)
-                        case .ping(let id):
-                            await out.send(writer.encode(.ping(id: id)))
-                        case .goAway:
-                            break messages
-                        default:
-                            break  // SETTINGS, WINDOW_UPDATE (SPDY flow control is not used by spdystream), HEADERS
                         }
                     }
                 }
@@ -229,16 +211,4 @@ struct PortForwardTunnel: Sendable {
         upload.cancel()
         await finish(failure)
     }
-}
-
-/// Writes whole SPDY frames to kubectl (a WebSocket message, or the upgraded connection); frames of several tasks may
-/// interleave, which SPDY allows.
-struct TunnelOutput: Sendable {
-    /// False once kubectl is gone.
-    let write: @Sendable ([UInt8]) async -> Bool
-
-    init(_ write: @escaping @Sendable ([UInt8]) async -> Bool) { self.write = write }
-
-    @discardableResult
-    func send(_ bytes: [UInt8]) async -> Bool { await write(bytes) }
 }

@@ -83,11 +83,7 @@ struct RemoteCommandEndpoint: Sendable {
 
     /// The Status JSON kube writes on channel 3 for a failure.
     static func status(_ failure: StreamFailure) -> [UInt8] {
-        let value: JSONValue = .object([
-            ("metadata", .object([])), ("status", "Failure"), ("message", .string(failure.message)),
-            ("reason", .string(failure.reason)), ("code", .number(String(failure.code))),
-        ])
-        return (try? value.serialized()) ?? []
+        (try? APIError(failure).status.serialized()) ?? []
     }
 
     private func run(_ request: StreamRequest, node: String, closeSignals: Bool, inbound: WebSocketInboundStream,

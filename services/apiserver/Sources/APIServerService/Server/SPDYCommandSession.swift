@@ -36,8 +36,8 @@ struct SPDYCommandSession: Sendable {
 
     func run(_ connection: SPDYConnection) async {
         let out = TunnelOutput { await connection.send($0) }
-        var reader = SPDYFrameReader(readsHeaders: true)
-        var writer = SPDYFrameWriter()
+        var spdy = SPDYServerSide(out: out, context: "\(request.kind.rawValue) of \(request.namespace)/\(request.pod) over SPDY",
+                                  logger: logger)
         var channels = Channels()
         var started = false
         let (inputs, inputSink) = AsyncStream<Input>.makeStream(bufferingPolicy: .unbounded)
@@ -48,51 +48,36 @@ struct SPDYCommandSession: Sendable {
                 try await Task.sleep(for: Self.streamCreationTimeout)
                 readySink.finish()  // the streams never came: the session gives up
             }
-            do {
-                reading: for try await bytes in connection.input {
-                    connection.consumed(bytes.count)
-                    let frames: [SPDYFrame]
-                    do {
-                        frames = try reader.push(bytes)
-                    } catch {
-                        logger.warning("\(request.kind.rawValue) over SPDY ended: the client's bytes are not SPDY/3.1",
-                                       metadata: ["pod": "\(request.namespace)/\(request.pod)", "reason": "\(error)"])
-                        await out.send(writer.encode(.goAway(lastGood: 0, status: SPDYFrame.protocolError)))
-                        break reading
-                    }
-                    for frame in frames {
-                        switch frame {
-                        case .synStream(let id, let headers, _):
-                            await out.send(writer.encode(.synReply(id: id)))
-                            guard let type = headers.value("streamtype"),
-                                  ["error", "stdin", "stdout", "stderr", "resize"].contains(type) else {
-                                await out.send(writer.encode(.rstStream(id: id, status: SPDYFrame.protocolError)))
-                                continue
-                            }
-                            channels.ids[type] = id
-                            if !started, channels.complete(for: request) {
-                                started = true
-                                deadline.cancel()
-                                readySink.yield(channels.ids)
-                                readySink.finish()
-                            }
-                        case .data(let id, let fin, let payload):
-                            if id == channels.ids["stdin"] {
-                                if !payload.isEmpty { inputSink.yield(.stdin(payload)) }
-                                if fin { inputSink.yield(.stdinEnd) }
-                            } else if id == channels.ids["resize"], !payload.isEmpty {
-                                inputSink.yield(.resize(payload))
-                            }
-                        case .ping(let id):
-                            await out.send(writer.encode(.ping(id: id)))
-                        case .goAway:
-                            break reading
-                        default:
-                            break
+            reading: for await bytes in connection.input {
+                connection.consumed(bytes.count)
+                guard let events = await spdy.receive(bytes) else { break reading }
+                for event in events {
+                    switch event {
+                    case .opened(let id, let headers):
+                        guard let type = headers.value("streamtype"),
+                              ["error", "stdin", "stdout", "stderr", "resize"].contains(type) else {
+                            await spdy.refuse(id)
+                            continue
                         }
+                        channels.ids[type] = id
+                        if !started, channels.complete(for: request) {
+                            started = true
+                            deadline.cancel()
+                            readySink.yield(channels.ids)
+                            readySink.finish()
+                        }
+                    case .data(let id, let fin, let payload):
+                        if id == channels.ids["stdin"] {
+                            if !payload.isEmpty { inputSink.yield(.stdin(payload)) }
+                            if fin { inputSink.yield(.stdinEnd) }
+                        } else if id == channels.ids["resize"], !payload.isEmpty {
+                            inputSink.yield(.resize(payload))
+                        }
+                    case .reset:
+                        break
                     }
                 }
-            } catch {}
+            }
             deadline.cancel()
             readySink.finish()
             inputSink.yield(.gone)
