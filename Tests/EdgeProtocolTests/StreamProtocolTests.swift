@@ -66,4 +66,23 @@ struct StreamProtocolTests {
         let open = try StreamFrame(MessageCodec.decode(MessageCodec.encode(StreamProtocol.open(session: "s2", request: forward))))
         #expect(open.request == forward)
     }
+
+    @Test("credit: chunks within the window, a wait until the reader grants more, a close ending the wait")
+    func credit() async {
+        let credit = StreamCredit(initial: 40_000)
+        #expect(await credit.take(upTo: 100_000) == StreamProtocol.chunkSize)  // one frame at most
+        #expect(await credit.take(upTo: 100_000) == 40_000 - StreamProtocol.chunkSize)
+        let waiting = Task { await credit.take(upTo: 10) }
+        credit.grant(4)
+        #expect(await waiting.value == 4)
+        let ended = Task { await credit.take(upTo: 10) }
+        credit.close()
+        #expect(await ended.value == nil)
+
+        let unlimited = StreamCredit(initial: 0, limited: false)
+        #expect(await unlimited.take(upTo: 5) == 5)
+        unlimited.limit()
+        unlimited.grant(3)
+        #expect(await unlimited.take(upTo: 5) == 3)
+    }
 }

@@ -20,8 +20,8 @@ final class StreamServer: Sendable {
     static let readSize = 256 << 10
 
     private struct Session {
-        var credit: Int
-        var waiter: CheckedContinuation<Void, Never>?
+        /// What the API server has granted for this session's output.
+        var credit = StreamCredit()
         var task: Task<Void, Never>?
         /// exec, attach and port-forward: the runtime's stream, fed with the client's input and terminal sizes.
         var runtime: RuntimeStream?
@@ -53,12 +53,7 @@ final class StreamServer: Sendable {
             guard let request = frame.request else { return }
             start(session, request)
         case .credit:
-            let waiter = sessions.withLock { s -> CheckedContinuation<Void, Never>? in
-                s[session]?.credit += frame.credit
-                defer { s[session]?.waiter = nil }
-                return s[session]?.waiter
-            }
-            waiter?.resume()
+            sessions.withLock { $0[session]?.credit }?.grant(frame.credit)
         case .close:
             end(session)
         case .data:
@@ -93,7 +88,7 @@ final class StreamServer: Sendable {
     private func start(_ session: String, _ request: StreamRequest) {
         let added = sessions.withLock { s -> Bool in
             guard s[session] == nil else { return false }
-            s[session] = Session(credit: StreamProtocol.initialCredit)
+            s[session] = Session()
             return true
         }
         guard added else { return }
@@ -123,13 +118,10 @@ final class StreamServer: Sendable {
     }
 
     private func end(_ session: String) {
-        let (task, waiter, runtime) = sessions.withLock { s -> (Task<Void, Never>?, CheckedContinuation<Void, Never>?, RuntimeStream?) in
-            let entry = s.removeValue(forKey: session)
-            return (entry?.task, entry?.waiter, entry?.runtime)
-        }
-        runtime?.close()
-        task?.cancel()
-        waiter?.resume()
+        let entry = sessions.withLock { $0.removeValue(forKey: session) }
+        entry?.runtime?.close()
+        entry?.task?.cancel()
+        entry?.credit.close()
     }
 
     private func send(_ message: Message) async {
@@ -144,28 +136,8 @@ final class StreamServer: Sendable {
     private func write(_ session: String, _ bytes: [UInt8], channel: StreamProtocol.Channel = .stdout) async -> Bool {
         var offset = 0
         while offset < bytes.count {
-            var granted = 0
-            while granted == 0 {
-                if Task.isCancelled { return false }
-                let ready = sessions.withLock { s -> Int? in
-                    guard let entry = s[session] else { return nil }
-                    return entry.credit
-                }
-                guard let ready else { return false }
-                if ready > 0 {
-                    granted = min(ready, StreamProtocol.chunkSize, bytes.count - offset)
-                    sessions.withLock { $0[session]?.credit -= granted }
-                    break
-                }
-                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                    let resumeNow = sessions.withLock { s -> Bool in
-                        guard s[session] != nil, s[session]!.credit == 0 else { return true }
-                        s[session]!.waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            }
+            guard !Task.isCancelled, let credit = sessions.withLock({ $0[session]?.credit }),
+                  let granted = await credit.take(upTo: bytes.count - offset) else { return false }
             await send(StreamProtocol.data(session: session, source: StreamProtocol.edgeSource, channel: channel,
                                            bytes: bytes[offset..<offset + granted]))
             offset += granted

@@ -157,15 +157,8 @@ public final class NodeStream: Sendable {
     private let frames: AsyncStream<StreamFrame>
     private let pushedBack = Mutex<StreamFrame?>(nil)
 
-    private struct Input {
-        /// Whether the node grants credit for input (it said so in its first frame); if not, input is not held back.
-        var limited = false
-        var credit = StreamProtocol.initialCredit
-        var waiter: CheckedContinuation<Void, Never>?
-        var over = false
-    }
-
-    private let input = Mutex(Input())
+    /// Credit for the client's input; held to it only once the node says it grants it (its first frame).
+    private let input = StreamCredit(limited: false)
 
     init(id: String, node: String, owner: NodeStreams, frames: AsyncStream<StreamFrame>) {
         self.id = id
@@ -191,26 +184,9 @@ public final class NodeStream: Sendable {
         repeat {
             var granted = 0
             if offset < bytes.count {
-                while granted == 0 {
-                    let ready = input.withLock { i -> Int? in
-                        guard !i.over else { return nil }
-                        let take = min(i.limited ? i.credit : Int.max, StreamProtocol.chunkSize, bytes.count - offset)
-                        if i.limited { i.credit -= take }
-                        return take
-                    }
-                    guard let ready else { return false }
-                    granted = ready
-                    if granted > 0 { break }
-                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                        let now = input.withLock { i -> Bool in
-                            guard !i.over, i.credit == 0 else { return true }
-                            i.waiter = continuation
-                            return false
-                        }
-                        if now { continuation.resume() }
-                    }
-                }
-            } else if input.withLock({ $0.over }) {
+                guard let taken = await input.take(upTo: bytes.count - offset) else { return false }
+                granted = taken
+            } else if input.isClosed {
                 return false
             }
             let end = offset + granted
@@ -221,27 +197,13 @@ public final class NodeStream: Sendable {
         return true
     }
 
-    func limitInputToCredit() { input.withLock { $0.limited = true } }
+    func limitInputToCredit() { input.limit() }
 
     /// The node took `bytes` of input.
-    func granted(_ bytes: Int) {
-        let waiter = input.withLock { i -> CheckedContinuation<Void, Never>? in
-            i.credit += bytes
-            defer { i.waiter = nil }
-            return i.waiter
-        }
-        waiter?.resume()
-    }
+    func granted(_ bytes: Int) { input.grant(bytes) }
 
     /// The session is over: input waiting for credit gives up.
-    func ended() {
-        let waiter = input.withLock { i -> CheckedContinuation<Void, Never>? in
-            i.over = true
-            defer { i.waiter = nil }
-            return i.waiter
-        }
-        waiter?.resume()
-    }
+    func ended() { input.close() }
 
     /// The reader took `bytes`: the node may send that much more.
     public func grant(_ bytes: Int) async {
