@@ -89,6 +89,15 @@ final class PodStack: Sendable {
 
     func process(_ name: String) -> ChildProcess? { processes.value[name] }
 
+    /// The stream session ids of edged's log lines that contain `marker` ("kind=exec", "stream session ended").
+    func edgedSessions(where marker: String) -> Set<String> {
+        let log = process("edged")?.allOutput ?? ""
+        return Set(log.split(separator: "\n").filter { $0.contains(marker) }.compactMap { line -> String? in
+            guard let range = line.range(of: "session=") else { return nil }
+            return String(line[range.upperBound...].prefix { !$0.isWhitespace })
+        })
+    }
+
     func kill(_ name: String) async {
         guard let process = processes.value[name] else { return }
         process.signal(SIGKILL)

@@ -30,8 +30,7 @@ extension EdgedWorkloadSuites {
                 #expect(piped.stdout == "hi from stdin\n", "\(piped)")
 
                 // kubectl 1.32, v5.channel.k8s.io as kubectl 1.30 (the dispatcher's pick for our v1.30 server).
-                let kubectl132 = URL(fileURLWithPath: try Executables.which("kubectl")).resolvingSymlinksInPath()
-                    .deletingLastPathComponent().appendingPathComponent("kubectl.1.32").path
+                let kubectl132 = try Executables.kubectl(minor: 32)
                 let newest = try await Command.run(kubectl132, [
                     "--cache-dir", stack.api.directory.appendingPathComponent("kube-cache-132").path,
                     "exec", "shell", "--", "sh", "-c", "cat /etc/hostname; exit 4",
@@ -46,9 +45,8 @@ extension EdgedWorkloadSuites {
                 try await leaving.waitForLines(timeout: 30, "the command's first line") { $0.contains("leaving-soon") }
                 leaving.signal(SIGKILL)
                 try await eventually("every exec session ended at the edge once its kubectl was gone", timeout: 30) {
-                    let log = stack.process("edged")?.allOutput ?? ""
-                    let opened = PodPortForwardTests.sessions(in: log, where: "kind=exec")
-                    let ended = PodPortForwardTests.sessions(in: log, where: "stream session ended")
+                    let opened = stack.edgedSessions(where: "kind=exec")
+                    let ended = stack.edgedSessions(where: "stream session ended")
                     return !opened.isEmpty && opened.isSubset(of: ended)
                 }
 
@@ -68,10 +66,7 @@ extension EdgedWorkloadSuites {
                 #expect(causes?.first?["reason"] as? String == "ExitCode" && causes?.first?["message"] as? String == "7", "\(v4)")
 
                 // kubectl 1.28 speaks SPDY/3.1 after an HTTP upgrade (WebSocket came with 1.29).
-                let dispatcher = try Executables.which("kubectl")
-                let old = URL(fileURLWithPath: dispatcher).resolvingSymlinksInPath().deletingLastPathComponent()
-                    .appendingPathComponent("kubectl.1.28").path
-                try #require(FileManager.default.isExecutableFile(atPath: old), "no kubectl 1.28 beside \(dispatcher)")
+                let old = try Executables.kubectl(minor: 28)
                 let cache = stack.api.directory.appendingPathComponent("kube-cache-128").path
                 func oldKubectl(_ arguments: [String], input: String? = nil) async throws -> Command.Result {
                     try await Command.run(old, ["--cache-dir", cache] + arguments, environment: stack.api.kubectlEnvironment,

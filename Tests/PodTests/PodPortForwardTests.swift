@@ -50,10 +50,7 @@ extension EdgedWorkloadSuites {
                 // The dispatcher runs the kubectl of the server's minor version (1.30: SPDY after an HTTP upgrade);
                 // 1.32 tunnels SPDY in a WebSocket.
                 let dispatcher = try Executables.which("kubectl")
-                let sdk = URL(fileURLWithPath: dispatcher).resolvingSymlinksInPath().deletingLastPathComponent()
-                let kubectl132 = sdk.appendingPathComponent("kubectl.1.32").path
-                try #require(FileManager.default.isExecutableFile(atPath: kubectl132), "no kubectl 1.32 beside \(dispatcher)")
-                for kubectl in [dispatcher, kubectl132] {
+                for kubectl in [dispatcher, try Executables.kubectl(minor: 32)] {
                     try await Self.check(stack, kubectl: kubectl)
                 }
                 // To a Service: kubectl picks a pod of its selector and maps the service port to the target port.
@@ -124,20 +121,12 @@ extension EdgedWorkloadSuites {
             }
             forward.signal(SIGKILL)
             try await eventually("every port-forward session ended at the edge once kubectl was gone", timeout: 30) {
-                let log = stack.process("edged")?.allOutput ?? ""
-                let opened = Self.sessions(in: log, where: "kind=portforward")
-                let ended = Self.sessions(in: log, where: "stream session ended")
+                let opened = stack.edgedSessions(where: "kind=portforward")
+                let ended = stack.edgedSessions(where: "stream session ended")
                 return !opened.isEmpty && opened.isSubset(of: ended)
             }
         }
 
-        /// The session ids of edged's log lines that contain `marker`.
-        static func sessions(in log: String, where marker: String) -> Set<String> {
-            Set(log.split(separator: "\n").filter { $0.contains(marker) }.compactMap { line -> String? in
-                guard let range = line.range(of: "session=") else { return nil }
-                return String(line[range.upperBound...].prefix { !$0.isWhitespace })
-            })
-        }
     }
 }
 
@@ -146,7 +135,7 @@ final class RawEcho: @unchecked Sendable {
     // @unchecked: one task uses it at a time.
     private let fd: Int32
 
-    init(port: Int) throws { fd = try TCPEcho.connect(port: port) }
+    init(port: Int) throws { fd = try LoopbackTCP.connect(port: port, timeoutSeconds: 60) }
 
     func roundTrip(_ bytes: [UInt8]) throws -> [UInt8] {
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -165,28 +154,8 @@ final class RawEcho: @unchecked Sendable {
 
 /// A blocking TCP client for the echo check: writes `payload` from one thread while reading as many bytes back.
 enum TCPEcho {
-    static func connect(port: Int, timeoutSeconds: Int = 60) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(fd)
-            throw TestSupportError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
-        }
-        return fd
-    }
-
     static func roundTrip(port: Int, _ payload: [UInt8]) throws -> [UInt8] {
-        let fd = try connect(port: port)
+        let fd = try LoopbackTCP.connect(port: port, timeoutSeconds: 60)
         defer { close(fd) }
         let writer = Thread {
             var offset = 0

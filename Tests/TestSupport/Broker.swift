@@ -177,4 +177,40 @@ public enum Executables {
         }
         throw TestSupportError("\(name) not found on PATH")
     }
+
+    /// A kubectl of one minor version (`kubectl(minor: 28)`): the Google Cloud SDK's `kubectl` on PATH is a dispatcher
+    /// that runs the version matching the server's, and keeps `kubectl.1.27` … `kubectl.1.33` beside itself.
+    public static func kubectl(minor: Int) throws -> String {
+        let dispatcher = try which("kubectl")
+        let path = URL(fileURLWithPath: dispatcher).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("kubectl.1.\(minor)").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw TestSupportError("no kubectl 1.\(minor) beside \(dispatcher)")
+        }
+        return path
+    }
+}
+
+/// A blocking TCP connection to a loopback port, with receive and send timeouts: the raw clients of tests (SPDY bytes,
+/// an echo through port-forward).
+public enum LoopbackTCP {
+    public static func connect(port: Int, timeoutSeconds: Int = 30) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw TestSupportError("connect to 127.0.0.1:\(port) failed: errno \(errno)")
+        }
+        return fd
+    }
 }
