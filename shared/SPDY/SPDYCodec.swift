@@ -15,9 +15,8 @@ public enum SPDYFrame: Equatable, Sendable {
     case data(id: UInt32, fin: Bool, payload: [UInt8])
     case other(type: UInt16)
 
-    /// RST_STREAM status codes (§2.4.2).
+    /// RST_STREAM and GOAWAY status code for a peer that broke the protocol (§2.4.2).
     public static let protocolError: UInt32 = 1
-    public static let cancel: UInt32 = 5
 }
 
 /// A header: SPDY names are lower case; several values of one name are joined by NUL.

@@ -1,6 +1,7 @@
 import EdgeProtocol
 import FDStream
 import Foundation
+import HTTPFetch
 import SPDY
 import Synchronization
 
@@ -76,23 +77,18 @@ final class RuntimeStream: Sendable {
 
     /// Connects to `url` (`http://host:port/path`) and opens the streams; throws when the server refuses.
     static func open(url: String, purpose: Purpose, timeout: Duration = .seconds(10)) async throws -> RuntimeStream {
-        guard url.hasPrefix("http://") else { throw StreamFailure(code: 500, reason: "InternalError", "unsupported streaming URL \(url)") }
-        let rest = url.dropFirst("http://".count)
-        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<slash]
-        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
-        guard let colon = authority.lastIndex(of: ":"), let port = Int(authority[authority.index(after: colon)...]) else {
-            throw StreamFailure(code: 500, reason: "InternalError", "streaming URL without a port: \(url)")
+        guard let target = HTTPFetch.Target(url: url), !target.tls else {
+            throw StreamFailure(code: 500, reason: "InternalError", "unsupported streaming URL \(url)")
         }
-        let host = String(authority[..<colon]).trimmingBrackets
         let stream: FDStream
         do {
-            stream = try await FDStream.connectTCP(host: host, port: port, timeout: timeout)
+            stream = try await FDStream.connectTCP(host: target.host, port: target.port, timeout: timeout)
         } catch {
             throw StreamFailure(code: 500, reason: "InternalError", "cannot reach the runtime's streaming server: \(error)")
         }
         let session = RuntimeStream(stream: stream, purpose: purpose)
-        try await session.handshake(host: String(authority), path: path, timeout: timeout)
+        let authority = target.host.contains(":") ? "[\(target.host)]:\(target.port)" : "\(target.host):\(target.port)"
+        try await session.handshake(host: authority, path: target.path, timeout: timeout)
         return session
     }
 
@@ -290,10 +286,3 @@ final class RuntimeStream: Sendable {
         sink.finish()
     }
 }
-
-extension String {
-    var trimmingBrackets: String {
-        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
-    }
-}
-
