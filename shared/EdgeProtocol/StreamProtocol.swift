@@ -92,6 +92,10 @@ public struct StreamFailure: Error, Sendable, Equatable, CustomStringConvertible
     public static func unavailable(_ message: String) -> StreamFailure {
         StreamFailure(code: 503, reason: "ServiceUnavailable", message)
     }
+    /// The node's link to the cloud is down: nothing can be streamed with it.
+    public static func offline(_ node: String) -> StreamFailure {
+        unavailable("node \"\(node)\" is offline: its link to the cloud is down")
+    }
 
     public var description: String { message }
 }

@@ -263,7 +263,7 @@ public final class CloudHubServer: NodeSessionHost {
                     """)
             }
         } else {
-            failure = .unavailable("node \"\(node)\" is offline: its link to the cloud is down")
+            failure = .offline(node)
         }
         guard envelope.route.operation == StreamProtocol.Operation.open.rawValue else { return }
         let close = StreamProtocol.close(session: session, source: StreamProtocol.edgeSource, failure: failure)

@@ -209,8 +209,7 @@ public struct APIResponder: HTTPResponder {
             let pod = try core.get(info, namespace: namespace, name: name)
             if let streams = options.streams, let node = pod["spec"]?["nodeName"]?.stringValue, !node.isEmpty,
                streams.isConnected(node) != true {
-                throw APIError(code: 503, reason: "ServiceUnavailable",
-                               message: "node \"\(node)\" is offline: its link to the cloud is down")
+                throw APIError(.offline(node))
             }
             throw APIError(code: 400, reason: "BadRequest", message: "Upgrade request required")
         case (.get, let name?, "log"):

@@ -96,7 +96,7 @@ public final class NodeStreams: Sendable {
     /// before anything is sent to the client, so that it becomes the HTTP error.
     public func open(node: String, request: StreamRequest) async throws(StreamFailure) -> NodeStream {
         guard isConnected(node) == true else {
-            throw .unavailable("node \"\(node)\" is offline: its link to the cloud is down")
+            throw .offline(node)
         }
         let id = Message.newID()
         let (frames, continuation) = AsyncStream<StreamFrame>.makeStream(bufferingPolicy: .unbounded)

@@ -203,7 +203,7 @@ extension RemoteCommandEndpoint {
             return
         }
         guard streams.isConnected(node) == true else {
-            await fail(APIError(code: 503, reason: "ServiceUnavailable", message: "node \"\(node)\" is offline: its link to the cloud is down"))
+            await fail(APIError(.offline(node)))
             return
         }
         let offered = head.values("X-Stream-Protocol-Version")
